@@ -1,0 +1,153 @@
+"""Run isonb's methods over the public benchmark suite and write the results table.
+
+    python benchmarks/run.py                      # every method, every case
+    python benchmarks/run.py --methods cubic rl   # only these rows are recomputed
+
+Each restoration runs as its own `isonb restore` process, so its wall time and peak
+memory (the child's maximum resident set, VmHWM) are measured alone. Cases are simulated once
+into benchmarks/cache/ (not committed); results go to benchmarks/results/<method>.json and
+the table benchmarks/results/README.md is rebuilt from every result file present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from isonb import metrics
+from isonb.benchmark import CASES, describe
+from isonb.io import read_stack
+from isonb.simulate import save_case, simulate
+
+HERE = Path(__file__).resolve().parent
+METHODS = {  # method -> (table label, extra restore arguments given the case folder)
+    "linear": ("linear interpolation", lambda d: []),
+    "cubic": ("input (cubic)", lambda d: []),
+    "rl": ("Richardson-Lucy (true PSF, 20 it.)", lambda d: ["--psf", str(d / "psf.tif")]),
+}
+KEYS = ("ssim", "psnr", "mse", "coc", "ssim_xy")
+
+
+def hardware() -> str:
+    try:
+        import torch
+
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    except ImportError:
+        gpu = "no torch"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {gpu}"
+
+
+def case_dir(name: str, cache: Path) -> Path:
+    folder = cache / name
+    if not (folder / "meta.json").exists():
+        print(f"simulating {name}: {describe(CASES[name])}", flush=True)
+        save_case(simulate(CASES[name]), folder, overwrite=True)
+    return folder
+
+
+# Runs the CLI and reports the child's own peak resident memory (VmHWM): a plain wait4()
+# would report the parent's size, which Linux carries into the child across fork and exec.
+_CHILD = ("import sys, isonb.cli as cli; rc = cli.main(sys.argv[1:]); "
+          "hwm = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]; "
+          "print('VmHWM_KB', hwm, file=sys.stderr); sys.exit(rc)")
+
+
+def run_restore(folder: Path, method: str, out: Path) -> tuple[float, float]:
+    """Restore in a child process; returns (wall seconds, peak resident memory in MiB)."""
+    args = ["restore", str(folder / "observed.tif"), str(out), "--method", method,
+            "--overwrite", *METHODS[method][1](folder)]
+    t = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", _CHILD, *args], stderr=subprocess.PIPE,
+                          text=True)
+    seconds = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise RuntimeError(f"isonb {' '.join(args)} failed:\n{proc.stderr}")
+    peak_kb = float(proc.stderr.split("VmHWM_KB")[1].split()[0])
+    return seconds, peak_kb / 1024.0
+
+
+def write_table(results_dir: Path) -> Path:
+    rows = []
+    for f in sorted(results_dir.glob("*.json")):
+        rows.extend(json.loads(f.read_text())["rows"])
+    order = list(METHODS)
+    rows.sort(key=lambda r: (list(CASES).index(r["case"]) if r["case"] in CASES else 99,
+                             order.index(r["method"]) if r["method"] in order else 99))
+    hw = sorted({r["hardware"] for r in rows})
+    lines = ["# Benchmark results", "",
+             "Made by `python benchmarks/run.py` (see its docstring); metrics as "
+             "`../shared/BENCHMARK.md` fixes them. Time and memory are those of the whole "
+             "`python -m isonb restore` process (start-up and file I/O included).", "",
+             f"Hardware: {'; '.join(hw)}.", "", "## Cases", ""]
+    lines += [f"- `{n}`: {describe(c)}" for n, c in CASES.items()]
+    lines += ["", "## Mean over cases", "",
+              "| method | cases | SSIM | PSNR | MSE | CoC | xy-SSIM | time (s) | peak mem (MiB) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for m in dict.fromkeys(r["label"] for r in rows):
+        sel = [r for r in rows if r["label"] == m]
+        mean = {k: sum(r[k] for r in sel) / len(sel) for k in (*KEYS, "seconds", "peak_mib")}
+        lines.append(f"| {m} | {len(sel)} | {mean['ssim']:.4f} | {mean['psnr']:.2f} | "
+                     f"{mean['mse']:.5f} | {mean['coc']:.4f} | {mean['ssim_xy']:.4f} | "
+                     f"{mean['seconds']:.1f} | {mean['peak_mib']:.0f} |")
+    lines += ["", "## Per case", "",
+              "| case | method | SSIM | PSNR | MSE | CoC | xy-SSIM | time (s) | peak mem (MiB) |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['case']} | {r['label']} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
+                     f"{r['mse']:.5f} | {r['coc']:.4f} | {r['ssim_xy']:.4f} | "
+                     f"{r['seconds']:.1f} | {r['peak_mib']:.0f} |")
+    path = results_dir / "README.md"
+    path.write_text("\n".join(lines) + "\n")
+    _update_readme(lines[lines.index("## Mean over cases") + 2: lines.index("## Per case") - 1])
+    return path
+
+
+def _update_readme(table: list[str]) -> None:
+    """Put the mean table into the project README, between its benchmark markers."""
+    readme = HERE.parent / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- benchmark:start -->", "<!-- benchmark:end -->"
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        readme.write_text(head + start + "\n" + "\n".join(table) + "\n" + end
+                          + rest.split(end, 1)[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--cache", type=Path, default=HERE / "cache")
+    ap.add_argument("--results", type=Path, default=HERE / "results")
+    a = ap.parse_args()
+    a.results.mkdir(parents=True, exist_ok=True)
+    hw = hardware()
+    for method in a.methods:
+        rows = []
+        for name in a.cases:
+            folder = case_dir(name, a.cache)
+            out = folder / f"restored_{method}.tif"
+            seconds, peak = run_restore(folder, method, out)
+            scores = metrics.evaluate(read_stack(out).data, read_stack(folder / "gt.tif").data)
+            rows.append({"case": name, "method": method, "label": METHODS[method][0],
+                         "seconds": seconds, "peak_mib": peak, "hardware": hw, **scores})
+            print(f"{name:34s} {method:8s} SSIM {scores['ssim']:.4f} PSNR {scores['psnr']:.2f} "
+                  f"{seconds:.1f} s {peak:.0f} MiB", flush=True)
+        path = a.results / f"{method}.json"
+        if path.exists():  # keep the rows of cases not rerun this time
+            done = {r["case"] for r in rows}
+            rows += [r for r in json.loads(path.read_text())["rows"] if r["case"] not in done]
+        command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
+        path.write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=2))
+    print(f"table: {write_table(a.results)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""isonb: isotropic restoration of anisotropic 3D fluorescence stacks.
+
+The pipeline, module by module: `io` (stacks and voxel sizes) -> `volume` (isotropic grid,
+planes, patches, tiling) -> `psf` and `simulate` (ground-truth cases) -> `baselines` and
+`restore` (methods) -> `metrics` (BENCHMARK.md scores) -> `cli` (`python -m isonb`).
+"""
+
+import os
+
+from .errors import IsonbError
+from .io import Stack, read_stack, write_stack
+
+__version__ = "0.1.0"
+
+
+def quick_mode() -> bool:
+    """True when ISONB_QUICK is set (to anything but 0): small sizes and few steps everywhere."""
+    return os.environ.get("ISONB_QUICK", "") not in ("", "0")
+
+
+__all__ = ["IsonbError", "Stack", "read_stack", "write_stack", "quick_mode", "__version__"]

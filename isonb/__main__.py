@@ -1,0 +1,5 @@
+"""`python -m isonb`: see isonb.cli."""
+
+from .cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,179 @@
+"""`python -m isonb <verb>`: the same steps as the notebooks, for scripts, clusters and tests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics
+from .errors import IsonbError
+from .io import read_image, read_stack, write_stack
+
+
+def _add_stack_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--voxel-size", nargs=3, type=float, metavar=("DZ", "DY", "DX"),
+                   help="voxel size in µm, overriding the file's metadata")
+    p.add_argument("--channel", type=int, help="channel to use in a multi-channel stack")
+    p.add_argument("--time", type=int, help="time point to use in a time series")
+
+
+def cmd_simulate(a: argparse.Namespace) -> int:
+    from .benchmark import CASES, describe
+    from .simulate import SimulationConfig, save_case, simulate
+
+    if a.case:
+        if a.case not in CASES:
+            raise IsonbError(f"unknown case {a.case!r}; Fix: choose one of {', '.join(CASES)}")
+        cfg = CASES[a.case]
+    else:
+        names = {f.name for f in fields(SimulationConfig)}
+        cfg = SimulationConfig(**{k: v for k, v in vars(a).items() if k in names and v is not None})
+    t = time.perf_counter()
+    case = simulate(cfg)
+    save_case(case, a.outdir, overwrite=a.overwrite)
+    print(f"simulated {describe(cfg)} in {time.perf_counter() - t:.1f} s")
+    print(f"observed {case.observed.shape} voxel {case.voxel_size} µm, ground truth "
+          f"{case.gt.shape}, measured SNR {case.stats['snr_measured']:.2f} -> {a.outdir}")
+    return 0
+
+
+def _load_psf(a: argparse.Namespace, dx: float) -> np.ndarray | None:
+    from .psf import gaussian_psf
+
+    if a.psf:
+        return read_image(a.psf)
+    if a.psf_fwhm:
+        return gaussian_psf(a.psf_fwhm[0], a.psf_fwhm[1], dx)
+    return None
+
+
+def cmd_restore(a: argparse.Namespace) -> int:
+    from .restore import restore
+
+    out = Path(a.output)
+    if out.exists() and not a.overwrite:
+        raise IsonbError(f"{out}: exists already. Fix: choose another name or pass --overwrite")
+    stack = read_stack(a.input, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
+                       require_voxel_size=True)
+    dz, dy, dx = stack.voxel_size
+    t = time.perf_counter()
+    result = restore(stack.data, stack.voxel_size, a.method, psf=_load_psf(a, dx),
+                     rl_iterations=a.iterations)
+    write_stack(out, result, (dx, dy, dx), overwrite=a.overwrite)
+    print(f"{a.method}: {stack.data.shape} at {dz:g} x {dy:g} x {dx:g} µm -> {result.shape} "
+          f"at {dx:g} µm isotropic in {time.perf_counter() - t:.1f} s -> {out}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    pred = read_stack(a.prediction).data
+    if a.ground_truth:
+        scores = metrics.evaluate(pred, read_stack(a.ground_truth).data)
+    else:
+        scores = {"fwhm_ratio": metrics.fwhm_ratio(pred),
+                  "spectral_ratio": metrics.spectral_ratio(pred)}
+    if a.json:
+        print(json.dumps(scores, indent=2))
+    else:
+        for k, v in scores.items():
+            print(f"{k:>15s}  {v:.4f}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .data import default_dataset
+    from .restore import restore
+    from .viewer import save_comparison
+
+    ds = default_dataset()
+    obs = read_stack(ds.test)
+    gt = read_stack(ds.test_gt).data
+    psf = read_image(ds.test_psf)
+    out = Path(a.out)
+    results: dict[str, np.ndarray] = {}
+    rows = []
+    for method in ("cubic", "rl"):
+        t = time.perf_counter()
+        results[method] = restore(obs.data, obs.voxel_size, method, psf=psf)
+        seconds = time.perf_counter() - t
+        write_stack(out / f"restored_{method}.tif", results[method],
+                    (obs.voxel_size[2],) * 3, overwrite=a.overwrite)
+        rows.append({"method": method, "seconds": seconds, **metrics.evaluate(results[method], gt)})
+    picture = save_comparison({**results, "ground truth": gt}, out / "comparison.png")
+    (out / "metrics.json").write_text(json.dumps(rows, indent=2))
+    print(f"{'method':>8s} {'SSIM':>7s} {'PSNR':>7s} {'MSE':>9s} {'CoC':>7s} {'xy-SSIM':>8s}")
+    for r in rows:
+        print(f"{r['method']:>8s} {r['ssim']:7.4f} {r['psnr']:7.2f} {r['mse']:9.6f} "
+              f"{r['coc']:7.4f} {r['ssim_xy']:8.4f}")
+    print(f"restored stacks, metrics.json and {picture.name} in {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .simulate import PSF_MODELS, STRUCTURES
+
+    parser = argparse.ArgumentParser(prog="isonb", description=__doc__)
+    sub = parser.add_subparsers(dest="verb", required=True)
+
+    p = sub.add_parser("simulate", help="simulate a liver-like stack with ground truth")
+    p.add_argument("outdir", help="folder for observed.tif, gt.tif, psf.tif, meta.json")
+    p.add_argument("--case", help="a named case of the public benchmark (overrides the rest)")
+    p.add_argument("--structure", choices=STRUCTURES)
+    p.add_argument("--psf", choices=PSF_MODELS)
+    p.add_argument("--na", type=float, help="numerical aperture")
+    p.add_argument("--n-immersion", type=float, help="refractive index of the immersion")
+    p.add_argument("--wavelength-ex", type=float, help="µm")
+    p.add_argument("--wavelength-em", type=float, help="µm")
+    p.add_argument("--fwhm-lateral", type=float, help="µm, gaussian PSF")
+    p.add_argument("--fwhm-axial", type=float, help="µm, gaussian PSF")
+    p.add_argument("--z-step", type=int, help="observed plane every N grid planes")
+    p.add_argument("--snr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--shape", type=int, nargs=3, metavar=("Z", "Y", "X"),
+                   help="ground-truth grid size")
+    p.add_argument("--voxel-xy", type=float, help="lateral pixel size in µm")
+    p.add_argument("--overwrite", action="store_true", help="replace existing files")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("restore", help="restore a stack onto the isotropic grid")
+    p.add_argument("input")
+    p.add_argument("output")
+    p.add_argument("--method", default="cubic", choices=["linear", "cubic", "rl"])
+    _add_stack_options(p)
+    p.add_argument("--psf", help="PSF .tif sampled at dx in z, y and x (for rl)")
+    p.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
+                   help="Gaussian PSF FWHMs in µm (for rl)")
+    p.add_argument("--iterations", type=int, default=20, help="Richardson-Lucy iterations")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("evaluate", help="score a restoration (BENCHMARK.md metrics)")
+    p.add_argument("prediction")
+    p.add_argument("ground_truth", nargs="?",
+                   help="without it, only the no-reference isotropy measures")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("demo", help="the main job on the embedded default dataset")
+    p.add_argument("--out", default="isonb-output", help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace earlier outputs")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (IsonbError, FileExistsError, ValueError) as err:
+        message = str(err)
+        if isinstance(err, FileExistsError):
+            message = f"{err}: exists already. Fix: choose another name or pass --overwrite"
+        print(f"isonb {args.verb}: error: {message}", file=sys.stderr)
+        return 2

@@ -1,0 +1,59 @@
+"""The embedded default dataset: simulated liver-like stacks with ground truth, made once."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .simulate import SimulationConfig, save_case, simulate
+
+VERSION = "v1"
+
+# Two training stacks and a held-out test stack: mixed liver structures, a confocal PSF
+# whose axial FWHM is ~5x the lateral one, z sampled every 2 voxels, SNR 10.
+_BASE = dict(structure="mixed", shape=(81, 256, 256), voxel_xy=0.1, psf="confocal", na=0.8,
+             n_immersion=1.33, z_step=2, snr=10.0)
+DEFAULT_CONFIGS = {
+    "train_1": SimulationConfig(**_BASE, seed=1001),
+    "train_2": SimulationConfig(**_BASE, seed=1002),
+    "test": SimulationConfig(**_BASE, seed=2001),
+}
+
+
+@dataclass
+class DefaultDataset:
+    """Paths of the default stacks: each folder holds observed.tif, gt.tif, psf.tif, meta.json."""
+
+    root: Path
+    train: list[Path]  # observed.tif of the training stacks
+    test: Path  # observed.tif of the held-out stack
+    test_gt: Path  # its ground truth, for scoring only
+    test_psf: Path  # the true PSF, for reference methods that are given it
+
+
+def cache_dir() -> Path:
+    """Where generated data lives: $ISONB_CACHE, else ~/.cache/isonb."""
+    return Path(os.environ.get("ISONB_CACHE", Path.home() / ".cache" / "isonb"))
+
+
+def default_dataset(root: str | Path | None = None, verbose: bool = True) -> DefaultDataset:
+    """The default dataset, simulated deterministically the first time (a few seconds each)."""
+    root = Path(root) if root is not None else cache_dir() / f"default-{VERSION}"
+    for name, cfg in DEFAULT_CONFIGS.items():
+        folder = root / name
+        meta = folder / "meta.json"
+        if meta.exists() and json.loads(meta.read_text())["config"] == json.loads(
+                json.dumps(asdict(cfg))):
+            continue
+        if verbose:
+            print(f"simulating the default stack {name!r} (seed {cfg.seed}) into {folder}")
+        save_case(simulate(cfg), folder, overwrite=True)
+    return DefaultDataset(
+        root=root,
+        train=[root / n / "observed.tif" for n in DEFAULT_CONFIGS if n.startswith("train")],
+        test=root / "test" / "observed.tif",
+        test_gt=root / "test" / "gt.tif",
+        test_psf=root / "test" / "psf.tif",
+    )

@@ -1,0 +1,119 @@
+"""Scores exactly as ../shared/BENCHMARK.md fixes them, plus no-reference isotropy measures.
+
+With ground truth: GT scaled by its 0.1/99.9 percentiles, prediction fitted to it by the
+least-squares affine map, then MSE, PSNR, CoC over the volume and SSIM averaged over every
+xz and yz slice (and, to catch stripes between restored slices, over every xy slice).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import uniform_filter
+
+from .errors import IsonbError
+from .psf import fwhm_1d
+
+
+def scale_gt(gt: np.ndarray) -> np.ndarray:
+    """(G - p0.1) / (p99.9 - p0.1), as float64."""
+    lo, hi = np.percentile(gt, [0.1, 99.9])
+    return (np.asarray(gt, dtype=np.float64) - lo) / max(hi - lo, 1e-12)
+
+
+def affine_fit(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """a*pred + b with (a, b) minimising the squared error to `target` (CSBDeep min-MSE)."""
+    p = np.asarray(pred, dtype=np.float64)
+    pm, tm = p.mean(), target.mean()
+    var = ((p - pm) ** 2).mean()
+    a = ((p - pm) * (target - tm)).mean() / var if var > 0 else 0.0
+    return a * p + (tm - a * pm)
+
+
+def ssim_slices(p: np.ndarray, g: np.ndarray, axes: tuple[int, int], win_size: int = 7,
+                data_range: float = 1.0) -> float:
+    """Mean 2D SSIM over all slices of a 3D pair spanned by `axes`.
+
+    Identical to averaging scikit-image's `structural_similarity` (uniform 7x7 window,
+    sample covariance, K1=0.01, K2=0.03, borders cropped) over the slices, but vectorised.
+    """
+    size = [1, 1, 1]
+    for ax in axes:
+        size[ax] = win_size
+    n = win_size**2
+    cov_norm = n / (n - 1)
+    ux, uy = uniform_filter(p, size), uniform_filter(g, size)
+    uxx, uyy = uniform_filter(p * p, size), uniform_filter(g * g, size)
+    uxy = uniform_filter(p * g, size)
+    vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    pad = (win_size - 1) // 2
+    crop = tuple(slice(pad, -pad) if ax in axes else slice(None) for ax in range(3))
+    return float(s[crop].mean())
+
+
+def evaluate(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
+    """SSIM (xz+yz), PSNR, MSE, CoC as BENCHMARK.md, plus SSIM over xy slices (`ssim_xy`)."""
+    if pred.shape != gt.shape:
+        raise IsonbError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape; "
+                         "Fix: restore onto the isotropic grid (n_out = round((nz-1)*dz/dx)+1)")
+    if min(gt.shape) < 7:
+        raise IsonbError(f"volume {gt.shape} is too small for 7x7 SSIM windows")
+    g = scale_gt(gt)
+    p = affine_fit(pred, g)
+    mse = float(((p - g) ** 2).mean())
+    nz, ny, nx = g.shape
+    ssim_xz = ssim_slices(p, g, (0, 2))  # ny slices of (nz, nx)
+    ssim_yz = ssim_slices(p, g, (0, 1))  # nx slices of (nz, ny)
+    return {
+        "ssim": (ny * ssim_xz + nx * ssim_yz) / (ny + nx),
+        "psnr": float(10 * np.log10(1.0 / mse)) if mse > 0 else float("inf"),
+        "mse": mse,
+        "coc": float(np.corrcoef(p.ravel(), g.ravel())[0, 1]),
+        "ssim_xy": ssim_slices(p, g, (1, 2)),
+    }
+
+
+# --- no-reference isotropy (for data without ground truth) ----------------------------------
+
+
+def fwhm_ratio(vol: np.ndarray, n_peaks: int = 200, min_distance: int = 6,
+               seed: int = 0) -> float:
+    """Median axial/lateral FWHM of small bright structures in an isotropic volume (1 = isotropic).
+
+    Local maxima above the 99th percentile are measured along z and along x and y through
+    the maximum; peaks whose profiles do not fall to half height are skipped.
+    """
+    from skimage.feature import peak_local_max
+
+    v = np.asarray(vol, dtype=np.float64)
+    w = 4 * min_distance
+    peaks = peak_local_max(v, min_distance=min_distance, threshold_abs=np.percentile(v, 99),
+                           exclude_border=w)
+    if len(peaks) > n_peaks:
+        peaks = peaks[np.random.default_rng(seed).choice(len(peaks), n_peaks, replace=False)]
+    ratios = []
+    for z, y, x in peaks:
+        ax = fwhm_1d(v[z - w:z + w + 1, y, x])
+        lat = np.nanmean([fwhm_1d(v[z, y - w:y + w + 1, x]), fwhm_1d(v[z, y, x - w:x + w + 1])])
+        if np.isfinite(ax) and np.isfinite(lat) and lat > 0:
+            ratios.append(ax / lat)
+    return float(np.median(ratios)) if ratios else float("nan")
+
+
+def spectral_ratio(vol: np.ndarray, cutoff: float = 0.25) -> float:
+    """Axial / lateral share of spectral energy above `cutoff` cycles per voxel (1 = isotropic).
+
+    Energy fractions from Hann-windowed 1D power spectra along z and along x.
+    """
+    v = np.asarray(vol, dtype=np.float64)
+    v = v - v.mean()
+
+    def high_share(axis: int) -> float:
+        window = np.hanning(v.shape[axis]).reshape([-1 if a == axis else 1 for a in range(3)])
+        power = np.abs(np.fft.rfft(v * window, axis=axis)) ** 2  # Hann window: no edge leakage
+        f = np.fft.rfftfreq(v.shape[axis])
+        power = np.moveaxis(power, axis, 0).reshape(len(f), -1).sum(1)
+        return float(power[f >= cutoff].sum() / power[1:].sum())
+
+    return high_share(0) / high_share(2)

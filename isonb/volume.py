@@ -1,0 +1,246 @@
+"""Pure array operations on stacks: normalisation, the isotropic grid, planes, patches, tiling.
+
+Conventions: volumes are (z, y, x); an axial slice is a 2D image with z as its first axis
+(xz slices are `vol[:, y, :]`, yz slices are `vol[:, :, x]`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+from scipy.interpolate import make_interp_spline
+from skimage.util import view_as_windows
+
+from .errors import IsonbError
+
+# --- intensities -------------------------------------------------------------------------
+
+
+def percentile_range(x: np.ndarray, pmin: float = 1.0, pmax: float = 99.8) -> tuple[float, float]:
+    """The (low, high) percentiles used to normalise `x`; high > low always."""
+    lo, hi = np.percentile(x, [pmin, pmax])
+    if hi <= lo:
+        hi = lo + max(abs(lo), 1.0) * 1e-6
+    return float(lo), float(hi)
+
+
+def normalize(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map [lo, hi] to [0, 1] linearly (no clipping), as float32."""
+    return ((np.asarray(x, dtype=np.float32) - lo) / (hi - lo)).astype(np.float32, copy=False)
+
+
+def denormalize(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Inverse of `normalize`."""
+    return (np.asarray(y, dtype=np.float32) * (hi - lo) + lo).astype(np.float32, copy=False)
+
+
+# --- the isotropic grid ("aligned corners", BENCHMARK.md) ----------------------------------
+
+
+def isotropic_depth(nz: int, dz: float, dx: float) -> int:
+    """Number of output planes: round((nz - 1) * dz / dx) + 1."""
+    return int(round((nz - 1) * dz / dx)) + 1
+
+
+def isotropic_positions(nz: int, dz: float, dx: float) -> np.ndarray:
+    """Position of each output plane in units of observed-plane index (plane k at k*dx/dz)."""
+    n_out = isotropic_depth(nz, dz, dx)
+    return np.clip(np.arange(n_out) * (dx / dz), 0.0, nz - 1.0)
+
+
+def reslice_isotropic(vol: np.ndarray, dz: float, dx: float, order: int = 3) -> np.ndarray:
+    """Interpolate `vol` along z onto the isotropic grid of spacing `dx`.
+
+    order 1 is linear, 3 a not-a-knot cubic spline; any ratio dz/dx is allowed.
+    """
+    if dz < dx:
+        raise IsonbError(f"dz={dz} is smaller than dx={dx}; the z axis is already finer than xy")
+    nz = vol.shape[0]
+    pos = isotropic_positions(nz, dz, dx)
+    if len(pos) == nz and np.allclose(pos, np.arange(nz)):
+        return np.asarray(vol, dtype=np.float32).copy()
+    k = min(order, nz - 1)
+    spline = make_interp_spline(np.arange(nz, dtype=np.float64), vol, k=k, axis=0)
+    return spline(pos).astype(np.float32)
+
+
+def downsample_z(vol: np.ndarray, z_step: int, offset: int = 0) -> np.ndarray:
+    """Keep every `z_step`-th plane, starting at `offset`."""
+    return vol[offset::z_step]
+
+
+# --- planes --------------------------------------------------------------------------------
+
+
+def xy_planes(vol: np.ndarray) -> np.ndarray:
+    """(z, y, x) -> stack of xy planes (z, y, x)."""
+    return vol
+
+
+def xz_planes(vol: np.ndarray) -> np.ndarray:
+    """(z, y, x) -> stack of xz planes (y, z, x); each plane has z as its first axis."""
+    return vol.transpose(1, 0, 2)
+
+
+def yz_planes(vol: np.ndarray) -> np.ndarray:
+    """(z, y, x) -> stack of yz planes (x, z, y); each plane has z as its first axis."""
+    return vol.transpose(2, 0, 1)
+
+
+def axial_planes(vol: np.ndarray) -> list[np.ndarray]:
+    """Both families of axial planes, [xz (y, z, x), yz (x, z, y)]."""
+    return [xz_planes(vol), yz_planes(vol)]
+
+
+# --- patches ---------------------------------------------------------------------------------
+
+
+def patchify(image: np.ndarray, patch_size: tuple[int, ...], step: int = 1) -> np.ndarray:
+    """Drop-in for `patchify.patchify` (0.2.3): all windows of `patch_size` every `step`.
+
+    A 2D (m, n) image gives (i, j, ph, pw); a 3D one (i, j, k, pd, ph, pw). Returns a view.
+    """
+    return view_as_windows(image, patch_size, step)
+
+
+def foreground_mask(image: np.ndarray, patch_size: tuple[int, int], threshold: float = 0.4,
+                    percentile: float = 99.9) -> np.ndarray:
+    """Where a patch centred there holds structure (CSBDeep's patch filter).
+
+    True where the local maximum over the patch of a lightly smoothed image exceeds
+    `threshold` times its global `percentile`.
+    """
+    from scipy.ndimage import maximum_filter, uniform_filter
+
+    smooth = uniform_filter(np.asarray(image, dtype=np.float32), size=3)
+    ref = np.percentile(smooth, percentile)
+    lo = np.percentile(smooth, 1.0)
+    local_max = maximum_filter(smooth, size=tuple(max(1, p // 2) for p in patch_size))
+    return (local_max - lo) > threshold * (ref - lo)
+
+
+def sample_patches(
+    images: np.ndarray,
+    patch_size: tuple[int, int],
+    n: int,
+    rng: np.random.Generator,
+    threshold: float = 0.4,
+) -> np.ndarray:
+    """`n` random (ph, pw) patches from a stack of 2D images (m, h, w), favouring foreground.
+
+    Patch corners are drawn uniformly among positions whose patch holds structure
+    (`foreground_mask`); when a plane has none, anywhere in it.
+    """
+    m, h, w = images.shape
+    ph, pw = patch_size
+    if h < ph or w < pw:
+        raise IsonbError(f"images of {h}x{w} are smaller than the patch size {ph}x{pw}; "
+                         "Fix: use a smaller patch size or a larger volume")
+    out = np.empty((n, ph, pw), dtype=np.float32)
+    planes = rng.integers(0, m, size=n)
+    masks: dict[int, np.ndarray] = {}
+    for i, p in enumerate(planes):
+        if p not in masks:
+            fg = foreground_mask(images[p], patch_size, threshold)
+            # fg is about patch centres; move to corners and keep only valid corners
+            corners = np.zeros((h - ph + 1, w - pw + 1), dtype=bool)
+            corners[:] = fg[ph // 2: ph // 2 + h - ph + 1, pw // 2: pw // 2 + w - pw + 1]
+            masks[p] = np.flatnonzero(corners) if corners.any() else np.arange(corners.size)
+        idx = masks[p][rng.integers(0, len(masks[p]))]
+        y, x = divmod(int(idx), w - pw + 1)
+        out[i] = images[p, y:y + ph, x:x + pw]
+    return out
+
+
+def augment(patch: np.ndarray, rng: np.random.Generator, lateral: bool) -> np.ndarray:
+    """A random flip (and, for lateral xy patches only, a 90° rotation) of a 2D patch.
+
+    Axial patches (z first) are only flipped along z or along their lateral axis:
+    rotating them would swap the axial and lateral directions, which are not alike.
+    """
+    if rng.random() < 0.5:
+        patch = patch[::-1]
+    if rng.random() < 0.5:
+        patch = patch[:, ::-1]
+    if lateral and patch.shape[0] == patch.shape[1] and rng.random() < 0.5:
+        patch = patch.T
+    return np.ascontiguousarray(patch)
+
+
+# --- overlap-tiled processing ----------------------------------------------------------------
+
+
+def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
+    """Start offsets of tiles of length `tile` covering [0, size) with at least `overlap`."""
+    if tile >= size:
+        return [0]
+    stride = tile - overlap
+    if stride <= 0:
+        raise IsonbError(f"overlap {overlap} must be smaller than the tile {tile}")
+    n = int(np.ceil((size - tile) / stride)) + 1
+    return [int(round(i * (size - tile) / (n - 1))) for i in range(n)]
+
+
+def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
+    """1D blending weight: a raised-cosine ramp over `overlap` at inner tile edges, 1 elsewhere."""
+    w = np.ones(length, dtype=np.float64)
+    r = min(overlap, length // 2)
+    if r > 0:
+        t = 0.5 - 0.5 * np.cos(np.pi * (np.arange(r) + 0.5) / r)  # in (0, 1), never 0
+        if not at_start:
+            w[:r] = t
+        if not at_end:
+            w[length - r:] = t[::-1]
+    return w
+
+
+def axis_tiles(size: int, tile: int, overlap: int) -> list[tuple[slice, np.ndarray]]:
+    """Tiles along one axis with blending weights that sum to exactly 1 at every position."""
+    length = min(tile, size)
+    starts = tile_starts(size, tile, overlap)
+    ramps = [_ramp(length, overlap, s == 0, s + length == size) for s in starts]
+    total = np.zeros(size)
+    for s, r in zip(starts, ramps):
+        total[s:s + length] += r
+    return [(slice(s, s + length), r / total[s:s + length]) for s, r in zip(starts, ramps)]
+
+
+def iter_tiles(shape: tuple[int, ...], tile: tuple[int, ...],
+               overlap: tuple[int, ...]) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
+    """(region, weight) of overlapping tiles covering `shape`; the weights sum to 1 everywhere.
+
+    Tiles form a grid, so the weight of a tile is the outer product of per-axis weights.
+    """
+    axes = [axis_tiles(s, t, o) for s, t, o in zip(shape, tile, overlap)]
+    for corner in np.ndindex(*[len(a) for a in axes]):
+        picks = [axes[ax][i] for ax, i in enumerate(corner)]
+        weight = np.ones([1] * len(shape))
+        for ax, (_, w) in enumerate(picks):
+            weight = weight * w.reshape([-1 if a == ax else 1 for a in range(len(shape))])
+        yield tuple(sl for sl, _ in picks), weight
+
+
+def process_tiled(
+    array: np.ndarray,
+    fn: Callable[[np.ndarray], np.ndarray],
+    tile: tuple[int, ...],
+    overlap: tuple[int, ...],
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Apply `fn` tile by tile and blend the overlaps smoothly; `fn` must keep the tile's shape.
+
+    Results are accumulated straight into `out`, which may be a preallocated (e.g.
+    memory-mapped) float array, so volumes larger than RAM can be processed one tile at a time.
+    """
+    if out is None:
+        out = np.zeros(array.shape, dtype=np.float32)
+    else:
+        out[...] = 0
+    for region, weight in iter_tiles(array.shape, tile, overlap):
+        piece = np.asarray(array[region])
+        result = np.asarray(fn(piece))
+        if result.shape != piece.shape:
+            raise IsonbError(f"tile function changed the shape {piece.shape} to {result.shape}")
+        out[region] += (weight * result).astype(out.dtype, copy=False)
+    return out

@@ -1,0 +1,120 @@
+import numpy as np
+import pytest
+import tifffile
+
+from isonb.errors import IsonbError
+from isonb.io import read_image, read_stack, write_stack
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_imagej_roundtrip_keeps_data_and_voxel_size(tmp_path, dtype):
+    data = (np.arange(4 * 5 * 6) % 200).reshape(4, 5, 6).astype(dtype)
+    path = write_stack(tmp_path / "a.tif", data, (0.75, 0.13, 0.13))
+    stack = read_stack(path)
+    assert stack.data.dtype == np.float32
+    np.testing.assert_array_equal(stack.data, data.astype(np.float32))
+    assert stack.voxel_size == pytest.approx((0.75, 0.13, 0.13), rel=1e-6)
+
+
+def test_ome_physical_sizes_are_read(tmp_path):
+    path = tmp_path / "ome.tif"
+    data = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
+    tifffile.imwrite(path, data, ome=True, metadata={
+        "axes": "ZYX", "PhysicalSizeZ": 0.5, "PhysicalSizeY": 100.0, "PhysicalSizeX": 100.0,
+        "PhysicalSizeYUnit": "nm", "PhysicalSizeXUnit": "nm"})
+    assert read_stack(path).voxel_size == pytest.approx((0.5, 0.1, 0.1))
+
+
+def test_voxel_size_argument_overrides_metadata(tmp_path):
+    data = np.random.default_rng(0).random((3, 8, 8))
+    path = write_stack(tmp_path / "a.tif", data, (1.0, 0.2, 0.2))
+    assert read_stack(path, voxel_size=(0.6, 0.3, 0.3)).voxel_size == (0.6, 0.3, 0.3)
+
+
+def test_missing_voxel_size_names_file_and_fix(tmp_path):
+    path = tmp_path / "plain.tif"
+    data = np.random.default_rng(0).random((3, 8, 8)).astype(np.float32)
+    tifffile.imwrite(path, data, photometric="minisblack")
+    assert read_stack(path).voxel_size is None
+    with pytest.raises(IsonbError, match=r"plain\.tif.*voxel size.*--voxel-size"):
+        read_stack(path, require_voxel_size=True)
+
+
+def test_2d_image_is_refused_with_axial_slices_hint(tmp_path):
+    path = tmp_path / "slice.tif"
+    tifffile.imwrite(path, np.random.default_rng(0).random((16, 16)).astype(np.float32))
+    with pytest.raises(IsonbError, match=r"slice\.tif.*2D image.*--axial-slices"):
+        read_stack(path)
+    assert read_image(path).shape == (16, 16)
+
+
+def test_channels_need_a_choice_and_the_error_lists_the_axes(tmp_path):
+    path = tmp_path / "multi.tif"
+    data = np.random.default_rng(1).random((4, 2, 8, 8)).astype(np.float32)
+    tifffile.imwrite(path, data, imagej=True, metadata={"axes": "ZCYX"})
+    with pytest.raises(IsonbError, match=r"multi\.tif.*2 channel.*Z=4, C=2.*--channel"):
+        read_stack(path)
+    np.testing.assert_array_equal(read_stack(path, channel=1).data, data[:, 1])
+    with pytest.raises(IsonbError, match="out of range"):
+        read_stack(path, channel=2)
+
+
+def test_time_series_needs_a_choice(tmp_path):
+    path = tmp_path / "movie.tif"
+    data = np.random.default_rng(1).random((3, 4, 2, 8, 8)).astype(np.float32)
+    tifffile.imwrite(path, data, imagej=True, metadata={"axes": "TZCYX"})
+    with pytest.raises(IsonbError, match=r"3 time"):
+        read_stack(path, channel=0)
+    np.testing.assert_array_equal(read_stack(path, channel=0, time=2).data, data[2, :, 0])
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.full((3, 8, 8), np.nan, dtype=np.float32), "NaN"),
+    (np.ones((3, 8, 8), dtype=np.float32), "constant"),
+    (np.random.default_rng(0).random((1, 8, 8)).astype(np.float32), "2D image"),
+])
+def test_bad_values_are_refused(tmp_path, bad, message):
+    path = tmp_path / "bad.tif"
+    tifffile.imwrite(path, bad, photometric="minisblack")
+    with pytest.raises(IsonbError, match=rf"bad\.tif.*{message}.*Fix"):
+        read_stack(path)
+
+
+def test_single_plane_stack_is_refused(tmp_path):
+    path = tmp_path / "thin.tif"
+    data = np.random.default_rng(0).random((1, 2, 8, 8)).astype(np.float32)  # Z=1, 2 channels
+    tifffile.imwrite(path, data, imagej=True, metadata={"axes": "ZCYX"})
+    with pytest.raises(IsonbError, match="2D image"):
+        read_stack(path, channel=0)
+
+
+def test_missing_file_and_non_tiff(tmp_path):
+    with pytest.raises(IsonbError, match="no such file"):
+        read_stack(tmp_path / "nope.tif")
+    junk = tmp_path / "junk.tif"
+    junk.write_text("not a tiff")
+    with pytest.raises(IsonbError, match="not a readable TIFF"):
+        read_stack(junk)
+
+
+def test_write_never_overwrites_unless_asked(tmp_path):
+    path = write_stack(tmp_path / "a.tif", np.zeros((2, 4, 4), np.float32), None)
+    with pytest.raises(IsonbError, match="exists already.*--overwrite"):
+        write_stack(path, np.ones((2, 4, 4), np.float32), None)
+    write_stack(path, np.ones((2, 4, 4), np.float32), None, overwrite=True)
+    assert tifffile.imread(path).max() == 1
+
+
+def test_non_square_pixels_are_refused(tmp_path):
+    data = np.random.default_rng(0).random((3, 8, 8))
+    path = write_stack(tmp_path / "a.tif", data, (1.0, 0.2, 0.3))
+    with pytest.raises(IsonbError, match="not square"):
+        read_stack(path)
+
+
+def test_planar_rgb_samples_count_as_channels(tmp_path):
+    path = tmp_path / "rgb.tif"
+    data = np.random.default_rng(2).random((3, 16, 16)).astype(np.float32)
+    tifffile.imwrite(path, data, photometric="rgb", planarconfig="separate")
+    with pytest.raises(IsonbError, match=r"rgb\.tif.*3 channel.*--channel"):
+        read_stack(path)

@@ -1,0 +1,75 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+from skimage.metrics import structural_similarity
+
+from isonb import metrics as M
+from isonb.errors import IsonbError
+
+
+@pytest.fixture
+def pair():
+    rng = np.random.default_rng(0)
+    g = ndimage.gaussian_filter(rng.random((16, 20, 24)), 1.5)
+    p = g + 0.05 * rng.standard_normal(g.shape)
+    return p, g
+
+
+def test_perfect_and_affinely_scaled_predictions_score_perfectly(pair):
+    _, g = pair
+    for pred in (g, 3.0 * g - 7.0):
+        s = M.evaluate(pred, g)
+        assert s["ssim"] == pytest.approx(1.0) and s["ssim_xy"] == pytest.approx(1.0)
+        assert s["coc"] == pytest.approx(1.0) and s["mse"] == pytest.approx(0.0, abs=1e-20)
+
+
+def test_scores_against_a_hand_computation(pair):
+    p, g = pair
+    lo, hi = np.percentile(g, [0.1, 99.9])
+    gs = (g - lo) / (hi - lo)
+    a, b = np.polyfit(p.ravel(), gs.ravel(), 1)  # least-squares affine fit
+    ps = a * p + b
+    mse = np.mean((ps - gs) ** 2)
+    ssim_xz = [structural_similarity(ps[:, y], gs[:, y], data_range=1) for y in range(20)]
+    ssim_yz = [structural_similarity(ps[:, :, x], gs[:, :, x], data_range=1) for x in range(24)]
+    ssim_xy = [structural_similarity(ps[z], gs[z], data_range=1) for z in range(16)]
+    s = M.evaluate(p, g)
+    assert s["mse"] == pytest.approx(mse, rel=1e-9)
+    assert s["psnr"] == pytest.approx(10 * np.log10(1 / mse), rel=1e-9)
+    assert s["coc"] == pytest.approx(np.corrcoef(p.ravel(), g.ravel())[0, 1], rel=1e-9)
+    assert s["ssim"] == pytest.approx(np.mean(ssim_xz + ssim_yz), rel=1e-9)
+    assert s["ssim_xy"] == pytest.approx(np.mean(ssim_xy), rel=1e-9)
+
+
+def test_shape_mismatch_is_explained(pair):
+    p, g = pair
+    with pytest.raises(IsonbError, match="isotropic grid"):
+        M.evaluate(p[:-1], g)
+
+
+def test_worse_prediction_scores_worse(pair):
+    p, g = pair
+    blurred = ndimage.gaussian_filter(g, (3, 0, 0))
+    assert M.evaluate(blurred, g)["ssim"] < M.evaluate(g, g)["ssim"]
+    assert M.evaluate(p, g)["psnr"] > M.evaluate(p + 0.2 * np.random.default_rng(1)
+                                                .standard_normal(p.shape), g)["psnr"]
+
+
+def _spots(sigmas, seed=0):
+    rng = np.random.default_rng(seed)
+    v = np.zeros((64, 96, 96))
+    for _ in range(40):
+        v[tuple(rng.integers(16, s - 16) for s in v.shape)] = 1.0
+    return ndimage.gaussian_filter(v, sigmas)
+
+
+def test_fwhm_ratio_measures_axial_elongation():
+    assert M.fwhm_ratio(_spots((1.5, 1.5, 1.5))) == pytest.approx(1.0, abs=0.1)
+    assert M.fwhm_ratio(_spots((4.5, 1.5, 1.5))) == pytest.approx(3.0, rel=0.15)
+
+
+def test_spectral_ratio_is_one_for_isotropic_and_below_for_axial_blur():
+    noise = np.random.default_rng(0).standard_normal((64, 64, 64))
+    iso = ndimage.gaussian_filter(noise, 1.0)
+    assert M.spectral_ratio(iso) == pytest.approx(1.0, abs=0.05)
+    assert M.spectral_ratio(ndimage.gaussian_filter(noise, (3.0, 1.0, 1.0))) < 0.2

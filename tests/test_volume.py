@@ -1,0 +1,124 @@
+import numpy as np
+import pytest
+
+from isonb import volume as V
+from isonb.errors import IsonbError
+
+
+def test_isotropic_grid_for_non_integer_ratio():
+    # dz/dx = 2.5: 5 planes span 10 dx, so 11 output planes at k/2.5 observed planes
+    assert V.isotropic_depth(5, 0.25, 0.1) == 11
+    np.testing.assert_allclose(V.isotropic_positions(5, 0.25, 0.1), np.arange(11) / 2.5)
+    # rounding: (7 - 1) * 0.33 / 0.1 = 19.8 -> 21 planes, last one clamped to the last plane
+    pos = V.isotropic_positions(7, 0.33, 0.1)
+    assert len(pos) == 21 and pos[-1] == 6.0 and pos[10] == pytest.approx(10 * 0.1 / 0.33)
+
+
+def test_reslice_is_exact_on_polynomials_along_z():
+    z = np.arange(6, dtype=np.float64)
+    ramp = np.broadcast_to((2 * z + 1)[:, None, None], (6, 3, 4))
+    cubic = np.broadcast_to((z**3 - 2 * z)[:, None, None], (6, 3, 4))
+    pos = V.isotropic_positions(6, 0.35, 0.1)
+    lin = V.reslice_isotropic(ramp, 0.35, 0.1, order=1)
+    assert lin.shape == (V.isotropic_depth(6, 0.35, 0.1), 3, 4)
+    np.testing.assert_allclose(lin[:, 1, 2], 2 * pos + 1, rtol=1e-6)
+    cub = V.reslice_isotropic(cubic, 0.35, 0.1, order=3)
+    np.testing.assert_allclose(cub[:, 0, 0], pos**3 - 2 * pos, rtol=1e-5, atol=1e-5)
+
+
+def test_reslice_keeps_observed_planes_and_isotropic_input():
+    vol = np.random.default_rng(0).random((5, 4, 4)).astype(np.float32)
+    iso = V.reslice_isotropic(vol, 0.3, 0.1)
+    np.testing.assert_allclose(iso[::3], vol, atol=1e-6)
+    np.testing.assert_array_equal(V.reslice_isotropic(vol, 0.1, 0.1), vol)
+    with pytest.raises(IsonbError):
+        V.reslice_isotropic(vol, 0.05, 0.1)
+
+
+def test_planes_put_z_first():
+    vol = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    assert V.xz_planes(vol).shape == (3, 2, 4)
+    assert V.yz_planes(vol).shape == (4, 2, 3)
+    np.testing.assert_array_equal(V.xz_planes(vol)[1], vol[:, 1, :])
+    np.testing.assert_array_equal(V.yz_planes(vol)[2], vol[:, :, 2])
+
+
+@pytest.mark.parametrize("shape, patch, step", [((40, 52), (8, 8), 4), ((33, 20), (5, 7), 3),
+                                                ((9, 12, 10), (3, 4, 5), 2)])
+def test_patchify_matches_patchify_0_2_3(shape, patch, step):
+    image = np.random.default_rng(0).random(shape)
+    ours = V.patchify(image, patch, step)
+    # the definition, written out
+    grid = [(s - p) // step + 1 for s, p in zip(shape, patch)]
+    for idx in np.ndindex(*grid):
+        sl = tuple(slice(i * step, i * step + p) for i, p in zip(idx, patch))
+        np.testing.assert_array_equal(ours[idx], image[sl])
+    patchify = pytest.importorskip("patchify")  # CI installs it without its numpy<2 pin
+    ref = patchify.patchify(image, patch, step)
+    assert ours.shape == ref.shape
+    np.testing.assert_array_equal(ours, ref)
+
+
+@pytest.mark.parametrize("shape, tile, overlap", [((37, 101), (16, 32), (4, 8)),
+                                                  ((20, 30, 41), (8, 16, 16), (2, 4, 4)),
+                                                  ((10, 10), (32, 32), (8, 8))])
+def test_tiling_round_trips(shape, tile, overlap):
+    a = np.random.default_rng(1).random(shape).astype(np.float32)
+    np.testing.assert_allclose(V.process_tiled(a, lambda t: t, tile, overlap), a, atol=1e-6)
+    np.testing.assert_allclose(V.process_tiled(a, lambda t: 3 * t - 1, tile, overlap), 3 * a - 1,
+                               atol=1e-5)
+
+
+def test_tiles_cover_everything_with_weights_summing_to_one():
+    total = np.zeros((50, 70))
+    for region, w in V.iter_tiles((50, 70), (16, 24), (6, 8)):
+        assert (w > 0).all()
+        total[region] += w
+    np.testing.assert_allclose(total, 1.0)
+
+
+def test_tiling_writes_into_a_memmap(tmp_path):
+    a = np.random.default_rng(2).random((12, 40, 40)).astype(np.float32)
+    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32,
+                                    shape=a.shape)
+    V.process_tiled(a, lambda t: t + 1, (12, 16, 16), (0, 4, 4), out=out)
+    out.flush()
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), a + 1, atol=1e-6)
+
+
+def test_tiled_blending_is_smooth_for_a_tile_dependent_function():
+    # a function whose output depends on the tile (its mean): blending must avoid jumps
+    a = np.linspace(0, 1, 200)[None, :].repeat(8, 0)
+    out = V.process_tiled(a, lambda t: np.full_like(t, t.mean()), (8, 40), (0, 16))
+    assert np.abs(np.diff(out[0])).max() < 0.05
+
+
+def test_augment_never_swaps_axial_and_lateral(rng):
+    patch = np.arange(6 * 10, dtype=np.float32).reshape(6, 10)  # z=6, x=10
+    for _ in range(50):
+        out = V.augment(patch, rng, lateral=False)
+        assert out.shape == (6, 10)
+        assert sorted(out[:, 0].tolist()) in (sorted(patch[:, 0].tolist()),
+                                              sorted(patch[:, -1].tolist()))
+    square = np.arange(64, dtype=np.float32).reshape(8, 8)
+    seen = {V.augment(square, rng, lateral=True).tobytes() for _ in range(200)}
+    assert len(seen) == 8  # all symmetries of the square for lateral patches
+    assert len({V.augment(square, rng, lateral=False).tobytes() for _ in range(200)}) == 4
+
+
+def test_sample_patches_prefers_foreground(rng):
+    images = np.zeros((3, 64, 64), dtype=np.float32)
+    images[:, 40:50, 10:20] = 1.0  # one bright square per image
+    images += np.random.default_rng(3).normal(0, 0.01, images.shape).astype(np.float32)
+    patches = V.sample_patches(images, (16, 16), 40, rng)
+    assert patches.shape == (40, 16, 16)
+    assert (patches.max(axis=(1, 2)) > 0.5).mean() > 0.9
+    with pytest.raises(IsonbError, match="smaller than the patch"):
+        V.sample_patches(images, (128, 128), 1, rng)
+
+
+def test_normalize_inverts():
+    x = np.random.default_rng(0).normal(100, 20, (5, 6, 7)).astype(np.float32)
+    lo, hi = V.percentile_range(x)
+    np.testing.assert_allclose(V.denormalize(V.normalize(x, lo, hi), lo, hi), x, rtol=1e-5)
+    assert V.percentile_range(np.ones(10)) [1] > 1
