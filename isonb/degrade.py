@@ -1,0 +1,122 @@
+"""The degradation, learned from the data alone: extra axial blur, z-sampling and noise.
+
+Nothing here sees ground truth. The axial blur is estimated by comparing how fast the power
+spectrum falls along z with how fast it falls along x in the same stack: for tissue that is
+statistically isotropic, their ratio is |OTF_axial(f)|^2 / |OTF_lateral(f)|^2, which a
+Gaussian of variance s^2 (the blur z has on top of the lateral one) fits. With it, real xy
+patches are turned into synthetic axial patches: blurred along one axis, sampled every
+z_step rows, interpolated back and given the data's noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.interpolate import make_interp_spline
+from scipy.ndimage import gaussian_filter1d
+
+from .psf import FWHM_PER_SIGMA
+
+
+@dataclass
+class Degradation:
+    """How an xy plane turns into an axial one, in units of the isotropic grid (dx)."""
+
+    sigma_axial: float  # px: Gaussian blur that z has beyond the lateral blur
+    z_step: float  # dz / dx: axial sampling interval in px
+    noise_std: float  # noise standard deviation, in the intensity units of the stack
+
+    def fwhm_axial_extra(self, dx: float) -> float:
+        """FWHM in µm of the extra axial blur."""
+        return self.sigma_axial * FWHM_PER_SIGMA * dx
+
+
+def power_spectrum(vol: np.ndarray, axis: int, spacing: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean 1D power spectrum along `axis` (Hann window), frequencies in cycles per µm.
+
+    Normalised so that white noise of variance v has power v at every frequency.
+    """
+    v = np.asarray(vol, dtype=np.float64)
+    v = v - v.mean(axis=axis, keepdims=True)
+    n = v.shape[axis]
+    window = np.hanning(n + 2)[1:-1].reshape([-1 if a == axis else 1 for a in range(v.ndim)])
+    spec = np.abs(np.fft.rfft(v * window, axis=axis)) ** 2 / np.sum(window**2)
+    power = np.moveaxis(spec, axis, 0).reshape(spec.shape[axis], -1).mean(1)
+    return np.fft.rfftfreq(n, spacing), power
+
+
+def estimate_noise_std(vol: np.ndarray) -> float:
+    """Noise standard deviation: the flat floor of the lateral power spectrum.
+
+    Above 0.4 cycles per pixel the lateral PSF has removed nearly all signal, so what is
+    left is (white) noise, whose power equals its variance with `power_spectrum`'s scaling.
+    """
+    floors = []
+    for axis in (1, 2):
+        f, p = power_spectrum(vol, axis, 1.0)
+        floors.append(np.median(p[f >= 0.4]))
+    return float(np.sqrt(np.mean(floors)))
+
+
+def estimate_axial_sigma(observed: np.ndarray, dz: float, dx: float,
+                         noise_std: float | None = None) -> float:
+    """Extra axial Gaussian blur, in µm (standard deviation), from the stack's own spectra.
+
+    Spectra along z (observed planes, spacing dz) and along x and y (spacing dx) are compared
+    at the frequencies z can represent, after removing the white-noise floor; log ratio
+    = c - 4 pi^2 f^2 s^2 is fitted by least squares where both spectra are well above noise.
+    """
+    noise_var = estimate_noise_std(observed) ** 2 if noise_std is None else noise_std**2
+    fz, pz = power_spectrum(observed, 0, dz)
+    fx, px = power_spectrum(observed, 2, dx)
+    fy, py = power_spectrum(observed, 1, dx)
+    p_lat = np.interp(fz, fx, 0.5 * (px + np.interp(fx, fy, py)))
+    sz, sx = pz - noise_var, p_lat - noise_var
+    ok = (fz > 0) & (sz > 0.5 * noise_var) & (sx > 2.0 * noise_var)
+    if ok.sum() < 2:
+        ok = (fz > 0) & (sz > 0) & (sx > 0)
+    if ok.sum() < 1:
+        return 0.0
+    f2 = (2 * np.pi * fz[ok]) ** 2
+    log_ratio = np.log(sz[ok] / sx[ok])
+    weight = np.sqrt(sz[ok] / noise_var)  # trust frequencies with more signal
+    if ok.sum() < 3:
+        s2 = -np.sum(weight * f2 * log_ratio) / np.sum(weight * f2**2)
+    else:  # free intercept: the spectra's scales differ (sampling dz vs dx, brightness)
+        design = np.stack([np.ones_like(f2), -f2], 1) * np.sqrt(weight)[:, None]
+        (_, s2), *_ = np.linalg.lstsq(design, log_ratio * np.sqrt(weight), rcond=None)
+    return float(np.sqrt(max(s2, 0.0)))
+
+
+def estimate_degradation(observed: np.ndarray, voxel_size: tuple[float, float, float]
+                         ) -> Degradation:
+    """The stack's degradation: extra axial blur, z-sampling and noise, from the data alone."""
+    dz, _, dx = voxel_size
+    noise = estimate_noise_std(observed)
+    sigma_um = estimate_axial_sigma(observed, dz, dx, noise)
+    return Degradation(sigma_axial=sigma_um / dx, z_step=dz / dx, noise_std=noise)
+
+
+def synthesize_axial(lateral: np.ndarray, deg: Degradation, rng: np.random.Generator,
+                     add_noise: bool = True) -> np.ndarray:
+    """Make a synthetic axial image from a lateral (xy) one, treating its axis 0 as z.
+
+    Blur along axis 0 by the extra axial blur, sample every z_step rows (random phase),
+    interpolate back onto every row with a cubic spline as restoration's reslicing does, and
+    add noise so the result is as noisy as the real stack.
+    """
+    img = np.asarray(lateral, dtype=np.float32)
+    if deg.sigma_axial > 0:
+        img = gaussian_filter1d(img, deg.sigma_axial, axis=0, mode="reflect")
+    n = img.shape[0]
+    if deg.z_step > 1 and n > 2 * deg.z_step:
+        rows = np.arange(rng.uniform(0, deg.z_step), n - 1, deg.z_step)
+        lo = np.floor(rows).astype(int)
+        t = (rows - lo)[:, None]
+        samples = (1 - t) * img[lo] + t * img[np.minimum(lo + 1, n - 1)]
+        spline = make_interp_spline(rows, samples, k=min(3, len(rows) - 1), axis=0)
+        img = spline(np.clip(np.arange(n), rows[0], rows[-1])).astype(np.float32)
+    if add_noise and deg.noise_std > 0:
+        img = img + rng.normal(0.0, deg.noise_std, img.shape).astype(np.float32)
+    return img
