@@ -84,7 +84,7 @@ def write_table(results_dir: Path) -> Path:
     lines = ["# Benchmark results", "",
              "Made by `python benchmarks/run.py` (see its docstring); metrics as "
              "`../shared/BENCHMARK.md` fixes them. Time and memory are those of the whole "
-             "`python -m isonb restore` process (start-up and file I/O included).", "",
+             "`isonb restore` process (start-up and file I/O included).", "",
              f"Hardware: {'; '.join(hw)}.", "", "## Cases", ""]
     lines += [f"- `{n}`: {describe(c)}" for n, c in CASES.items()]
     lines += ["", "## Mean over cases", "",

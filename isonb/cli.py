@@ -116,6 +116,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .restore import CLASSIC_METHODS
     from .simulate import PSF_MODELS, STRUCTURES
 
     parser = argparse.ArgumentParser(prog="isonb", description=__doc__)
@@ -144,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore a stack onto the isotropic grid")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--method", default="cubic", choices=["linear", "cubic", "rl"])
+    p.add_argument("--method", default="cubic", choices=CLASSIC_METHODS)
     _add_stack_options(p)
     p.add_argument("--psf", help="PSF .tif sampled at dx in z, y and x (for rl)")
     p.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
@@ -171,9 +172,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (IsonbError, FileExistsError, ValueError) as err:
-        message = str(err)
-        if isinstance(err, FileExistsError):
-            message = f"{err}: exists already. Fix: choose another name or pass --overwrite"
-        print(f"isonb {args.verb}: error: {message}", file=sys.stderr)
+    except (IsonbError, ValueError) as err:  # bad input: one line, no traceback
+        print(f"isonb {args.verb}: error: {err}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import uniform_filter
+from skimage.feature import peak_local_max
 
 from .errors import IsonbError
 from .psf import fwhm_1d
@@ -84,8 +85,6 @@ def fwhm_ratio(vol: np.ndarray, n_peaks: int = 200, min_distance: int = 6,
     Local maxima above the 99th percentile are measured along z and along x and y through
     the maximum; peaks whose profiles do not fall to half height are skipped.
     """
-    from skimage.feature import peak_local_max
-
     v = np.asarray(vol, dtype=np.float64)
     w = 4 * min_distance
     peaks = peak_local_max(v, min_distance=min_distance, threshold_abs=np.percentile(v, 99),

@@ -18,6 +18,7 @@ from scipy import ndimage
 from scipy.signal import fftconvolve
 
 from . import psf as psf_lib
+from .errors import fail
 from .io import VoxelSize, write_stack
 
 STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta", "mixed")
@@ -337,6 +338,6 @@ def save_case(case: SimulatedCase, outdir: str | Path, overwrite: bool = False) 
             "observed_shape": case.observed.shape, "gt_shape": case.gt.shape}
     meta_path = outdir / "meta.json"
     if meta_path.exists() and not overwrite:
-        raise FileExistsError(meta_path)
+        raise fail(meta_path, "exists already", "choose another folder or pass --overwrite")
     meta_path.write_text(json.dumps(meta, indent=2))
     return outdir

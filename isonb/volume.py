@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy.interpolate import make_interp_spline
+from scipy.ndimage import maximum_filter, uniform_filter
 from skimage.util import view_as_windows
 
 from .errors import IsonbError
@@ -65,11 +66,6 @@ def reslice_isotropic(vol: np.ndarray, dz: float, dx: float, order: int = 3) -> 
     return spline(pos).astype(np.float32)
 
 
-def downsample_z(vol: np.ndarray, z_step: int, offset: int = 0) -> np.ndarray:
-    """Keep every `z_step`-th plane, starting at `offset`."""
-    return vol[offset::z_step]
-
-
 # --- planes --------------------------------------------------------------------------------
 
 
@@ -111,8 +107,6 @@ def foreground_mask(image: np.ndarray, patch_size: tuple[int, int], threshold: f
     True where the local maximum over the patch of a lightly smoothed image exceeds
     `threshold` times its global `percentile`.
     """
-    from scipy.ndimage import maximum_filter, uniform_filter
-
     smooth = uniform_filter(np.asarray(image, dtype=np.float32), size=3)
     ref = np.percentile(smooth, percentile)
     lo = np.percentile(smooth, 1.0)
