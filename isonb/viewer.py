@@ -35,8 +35,11 @@ def save_comparison(volumes: dict[str, np.ndarray], path: str | Path,
     import matplotlib.pyplot as plt
 
     names = list(volumes)
+    first = orthogonal_views(volumes[names[0]])
+    heights = [first[v].shape[0] / first[v].shape[1] for v in views]
     fig, axes = plt.subplots(len(views), len(names), squeeze=False,
-                             figsize=(3.2 * len(names), 3.2 * len(views)))
+                             figsize=(3.2 * len(names), 3.2 * sum(heights) + 0.4 * len(views)),
+                             gridspec_kw={"height_ratios": heights})
     for j, name in enumerate(names):
         vol = volumes[name]
         lo, hi = display_range(vol)
