@@ -17,6 +17,7 @@ from scipy.interpolate import make_interp_spline
 from scipy.ndimage import gaussian_filter1d
 
 from .psf import FWHM_PER_SIGMA
+from .volume import augment
 
 
 @dataclass
@@ -102,21 +103,48 @@ def synthesize_axial(lateral: np.ndarray, deg: Degradation, rng: np.random.Gener
                      add_noise: bool = True) -> np.ndarray:
     """Make a synthetic axial image from a lateral (xy) one, treating its axis 0 as z.
 
-    Blur along axis 0 by the extra axial blur, sample every z_step rows (random phase),
-    interpolate back onto every row with a cubic spline as restoration's reslicing does, and
-    add noise so the result is as noisy as the real stack.
+    Blur along axis 0 by the extra axial blur, sample every z_step rows (random phase), add
+    the stack's noise to those samples, and interpolate back onto every row with a cubic
+    spline as restoration's reslicing does (so the noise is correlated along z as it is in
+    a resliced stack).
     """
     img = np.asarray(lateral, dtype=np.float32)
     if deg.sigma_axial > 0:
         img = gaussian_filter1d(img, deg.sigma_axial, axis=0, mode="reflect")
+    noise = deg.noise_std if add_noise else 0.0
     n = img.shape[0]
     if deg.z_step > 1 and n > 2 * deg.z_step:
         rows = np.arange(rng.uniform(0, deg.z_step), n - 1, deg.z_step)
         lo = np.floor(rows).astype(int)
         t = (rows - lo)[:, None]
         samples = (1 - t) * img[lo] + t * img[np.minimum(lo + 1, n - 1)]
+        if noise > 0:
+            samples = samples + rng.normal(0.0, noise, samples.shape)
         spline = make_interp_spline(rows, samples, k=min(3, len(rows) - 1), axis=0)
-        img = spline(np.clip(np.arange(n), rows[0], rows[-1])).astype(np.float32)
-    if add_noise and deg.noise_std > 0:
-        img = img + rng.normal(0.0, deg.noise_std, img.shape).astype(np.float32)
+        return spline(np.clip(np.arange(n), rows[0], rows[-1])).astype(np.float32)
+    if noise > 0:
+        img = img + rng.normal(0.0, noise, img.shape).astype(np.float32)
     return img
+
+
+class PairSampler:
+    """Self-supervised training pairs (synthetic axial patch, xy patch) from real xy patches.
+
+    Each draw takes random xy patches, applies one of the 8 symmetries of the square (the
+    lateral plane is isotropic), and degrades a copy with its own stack's `Degradation`.
+    """
+
+    def __init__(self, patches: np.ndarray, degradations: list[Degradation],
+                 source: np.ndarray, rng: np.random.Generator):
+        self.patches = patches  # (n, p, p) xy patches, normalised
+        self.degradations = degradations  # one per stack
+        self.source = source  # (n,) stack index of each patch
+        self.rng = rng
+
+    def draw(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, targets), each (batch, 1, p, p) float32."""
+        idx = self.rng.integers(0, len(self.patches), batch)
+        targets = np.stack([augment(self.patches[i], self.rng, lateral=True) for i in idx])
+        inputs = np.stack([synthesize_axial(t, self.degradations[self.source[i]], self.rng)
+                           for t, i in zip(targets, idx)])
+        return inputs[:, None].astype(np.float32), targets[:, None].astype(np.float32)

@@ -1,0 +1,303 @@
+"""Training the latent diffusion model on the stacks to restore: unpaired, no ground truth.
+
+Three stages, each checkpointed and resumable:
+  1. autoencoder  on xy and axial patches of the stacks          L1 + 0.2 (1 - SSIM)
+  2. regressor    on (synthetic axial, xy) pairs                 MSE
+  3. diffusion    on the same pairs: residual latents            v-prediction MSE, EMA weights
+Synthetic axial patches come from real xy patches degraded with the degradation estimated
+from each stack (`isonb.degrade`): the target domain is the xy planes, the source domain
+the resliced xz/yz planes.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import ldm as ldm_lib
+from .degrade import Degradation, PairSampler, estimate_degradation
+from .diffusion import v_loss
+from .errors import IsonbError
+from .io import Stack
+from .ldm import LDM, LDMConfig
+from .models.autoencoder import ssim_loss
+from .volume import (
+    normalize,
+    percentile_range,
+    reslice_isotropic,
+    sample_patches,
+    xz_planes,
+    yz_planes,
+)
+
+STAGES = ("autoencoder", "regressor", "diffusion")
+SHARE = {"autoencoder": 0.2, "regressor": 0.45, "diffusion": 0.35}  # of a --minutes budget
+
+
+@dataclass
+class TrainConfig:
+    """One training run; saved in the model card next to the weights it produced."""
+
+    seed: int = 0
+    patch: int = 64  # square patch side (px); a multiple of 8
+    n_patches: int = 3000  # xy patches drawn from the stacks (and as many axial ones)
+    batch: int = 16
+    autoencoder_steps: int = 2000
+    regressor_steps: int = 3000
+    diffusion_steps: int = 3000
+    lr: float = 5e-4  # AdamW, cosine decay to 10% over each stage
+    ema: float = 0.999  # EMA decay of the denoiser's weights
+    checkpoint_every: int = 250
+    minutes: float = 0.0  # overall time cap, shared between stages (0: none)
+    model: LDMConfig = field(default_factory=LDMConfig)
+
+    @classmethod
+    def quick(cls, **overrides) -> TrainConfig:
+        """Few steps on small pools: a per-stack run of a few minutes on a laptop CPU."""
+        base = dict(n_patches=800, autoencoder_steps=400, regressor_steps=600,
+                    diffusion_steps=500, checkpoint_every=100)
+        return cls(**{**base, **overrides})
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        return cls(**{**d, "model": LDMConfig.from_dict(d["model"])})
+
+
+@dataclass
+class TrainingData:
+    pairs: PairSampler  # (synthetic axial, xy) pairs
+    xy: np.ndarray  # (n, p, p) xy patches, normalised
+    axial: np.ndarray  # (m, p, p) patches of the resliced xz/yz planes
+    degradations: list[Degradation]
+
+
+def prepare(stacks: list[Stack], cfg: TrainConfig, rng: np.random.Generator) -> TrainingData:
+    """Normalise each stack, estimate its degradation, and draw xy and axial patch pools."""
+    p = cfg.patch
+    xy, axial, source, degradations = [], [], [], []
+    per_stack = int(np.ceil(cfg.n_patches / len(stacks)))
+    for i, stack in enumerate(stacks):
+        if stack.voxel_size is None:
+            raise IsonbError(f"{stack.path}: no voxel size. Fix: pass --voxel-size DZ DY DX")
+        if min(stack.data.shape[1:]) < p:
+            raise IsonbError(f"{stack.path}: xy planes {stack.data.shape[1:]} are smaller than "
+                             f"the {p}x{p} training patch. Fix: pass a smaller --patch")
+        dz, _, dx = stack.voxel_size
+        x = normalize(stack.data, *percentile_range(stack.data))
+        degradations.append(estimate_degradation(x, stack.voxel_size))
+        xy.append(sample_patches(x, (p, p), per_stack, rng))
+        source += [i] * per_stack
+        iso = reslice_isotropic(x, dz, dx, order=3)
+        if iso.shape[0] >= p:
+            planes = np.concatenate([xz_planes(iso), yz_planes(iso)])
+            axial.append(sample_patches(planes, (p, p), per_stack, rng))
+    xy_all = np.concatenate(xy)
+    axial_all = np.concatenate(axial) if axial else np.empty((0, p, p), np.float32)
+    pairs = PairSampler(xy_all, degradations, np.array(source), rng)
+    return TrainingData(pairs, xy_all, axial_all, degradations)
+
+
+def _cosine_lr(step: int, steps: int, lr: float) -> float:
+    return lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / max(steps, 1), 1.0))))
+
+
+def _run_stage(name: str, module: torch.nn.Module, loss_fn: Callable[[], torch.Tensor],
+               steps: int, cfg: TrainConfig, ckpt: Path, rng: np.random.Generator,
+               gen: torch.Generator, deadline: float, ema: torch.nn.Module | None = None,
+               progress: bool = True) -> list[float]:
+    """Optimise `module` for `steps` steps, checkpointing (and resuming) at `ckpt`."""
+    opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    losses: list[float] = []
+    start = 0
+    if ckpt.exists():
+        state = torch.load(ckpt, weights_only=True)
+        module.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        rng.bit_generator.state = json.loads(state["np_rng"])
+        gen.set_state(state["torch_rng"])
+        losses, start = list(state["losses"]), int(state["step"])
+        if state["done"]:
+            return losses
+
+    def checkpoint(step: int, done: bool) -> None:
+        torch.save({"model": module.state_dict(), "opt": opt.state_dict(),
+                    "ema": ema.state_dict() if ema is not None else None,
+                    "np_rng": json.dumps(rng.bit_generator.state), "torch_rng": gen.get_state(),
+                    "losses": losses, "step": step, "done": done}, ckpt)
+
+    module.train()
+    bar = tqdm(range(start, steps), desc=name, disable=not progress, initial=start, total=steps)
+    step = start
+    for step in bar:
+        if time.monotonic() > deadline:
+            print(f"{name}: time budget reached at step {step}/{steps}")
+            break
+        for group in opt.param_groups:
+            group["lr"] = _cosine_lr(step, steps, cfg.lr)
+        loss = loss_fn()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+        opt.step()
+        if ema is not None:
+            with torch.no_grad():
+                for pe, pm in zip(ema.parameters(), module.parameters()):
+                    pe.lerp_(pm, 1.0 - cfg.ema)
+        losses.append(loss.item())
+        if step % 20 == 0:
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4g}")
+        if (step + 1) % cfg.checkpoint_every == 0:
+            checkpoint(step + 1, False)
+    else:
+        step = steps
+    checkpoint(step, True)
+    module.eval()
+    return losses
+
+
+def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
+          overwrite: bool = False, progress: bool = True) -> Path:
+    """Train the LDM on `stacks` and write weights.safetensors + model.json into `out`.
+
+    Re-running with the same `out` resumes from the stage checkpoints in out/checkpoints.
+    """
+    cfg = cfg or TrainConfig()
+    out = Path(out)
+    if (out / ldm_lib.WEIGHTS).exists() and not overwrite:
+        raise IsonbError(f"{out}: holds trained weights already. Fix: choose another --out "
+                         "or pass --overwrite")
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "checkpoints" / "train_config.json"
+    if cfg_path.exists() and json.loads(cfg_path.read_text()) != json.loads(
+            json.dumps(asdict(cfg))):
+        raise IsonbError(f"{out}: has checkpoints of a different configuration. Fix: choose "
+                         "another --out, or delete its checkpoints folder to start afresh")
+    cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
+    dev = ldm_lib.device()
+    print(f"isonb train: seed {cfg.seed}, device {dev}, {len(stacks)} stack(s)")
+    t0 = time.monotonic()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    data = prepare(stacks, cfg, rng)
+    for stack, deg in zip(stacks, data.degradations):
+        print(f"  {stack.path.name}: estimated extra axial blur FWHM "
+              f"{deg.fwhm_axial_extra(stack.voxel_size[2]):.3f} µm, z_step {deg.z_step:.2f}, "
+              f"noise {deg.noise_std:.4f} (normalised)")
+    model = LDM(cfg.model).to(dev)
+    budget = cfg.minutes * 60 if cfg.minutes > 0 else float("inf")
+    losses: dict[str, list[float]] = {}
+    n_hold = max(1, len(data.xy) // 10)  # xy patches held out of autoencoder training
+    ae_pool = np.concatenate([data.xy[n_hold:], data.axial])
+
+    def tensor(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(dev)
+
+    def stage_args(k: int) -> dict:
+        stage = STAGES[k]
+        rng_k = np.random.default_rng([cfg.seed, k])
+        data.pairs.rng = rng_k
+        return dict(name=stage, steps=getattr(cfg, f"{stage}_steps"), cfg=cfg,
+                    ckpt=out / "checkpoints" / f"{stage}.pt", rng=rng_k,
+                    gen=torch.Generator().manual_seed(cfg.seed * 1000 + k),
+                    deadline=time.monotonic() + SHARE[stage] * budget, progress=progress)
+
+    # 1. autoencoder on xy and axial patches
+    args = stage_args(0)
+    ae = model.autoencoder
+
+    def ae_loss() -> torch.Tensor:
+        x = tensor(ae_pool[args["rng"].integers(0, len(ae_pool), cfg.batch)][:, None])
+        y = ae(x)
+        return torch.mean(torch.abs(y - x)) + 0.2 * ssim_loss(y, x)
+
+    losses["autoencoder"] = _run_stage(module=ae, loss_fn=ae_loss, **args)
+    with torch.no_grad():  # unit-variance latents, measured on data
+        ae.latent_scale.fill_(1.0 / float(ae.encoder(tensor(data.xy[:256, None])).std()))
+
+    # 2. regressor on (synthetic axial, xy) pairs
+    def regressor_loss() -> torch.Tensor:
+        x, y = (tensor(a) for a in data.pairs.draw(cfg.batch))
+        return torch.mean((model.estimate(x) - y) ** 2)
+
+    losses["regressor"] = _run_stage(module=model.regressor, loss_fn=regressor_loss,
+                                     **stage_args(1))
+
+    # 3. diffusion on the residual latents the regressor misses
+    args = stage_args(2)
+    with torch.no_grad():
+        x, y = (tensor(a) for a in data.pairs.draw(64))
+        z_hat, _ = model.condition(x, model.estimate(x))
+        model.residual_scale.fill_(float((model.autoencoder.encode(y) - z_hat).std()))
+    ema = LDM(cfg.model).denoiser.to(dev)
+    ema.load_state_dict(model.denoiser.state_dict())
+
+    def diffusion_loss() -> torch.Tensor:
+        x, y = (tensor(a) for a in data.pairs.draw(cfg.batch))
+        with torch.no_grad():
+            z_hat, cond = model.condition(x, model.estimate(x))
+            z0 = (model.autoencoder.encode(y) - z_hat) / model.residual_scale
+        return v_loss(model.denoiser, z0, cond, args["gen"])
+
+    losses["diffusion"] = _run_stage(module=model.denoiser, loss_fn=diffusion_loss, ema=ema,
+                                     **args)
+    model.denoiser.load_state_dict(ema.state_dict())
+    model.eval()
+    minutes = (time.monotonic() - t0) / 60
+    ae_psnr = autoencoder_psnr(model, tensor(data.xy[:n_hold, None]))
+    card = {
+        "method": "isonb latent diffusion (unpaired, self-supervised)",
+        "train_config": asdict(cfg),
+        "seed": cfg.seed,
+        "training_data": [{"file": str(s.path), "shape": list(s.data.shape),
+                           "voxel_size_um": list(s.voxel_size)} for s in stacks],
+        "degradation": [asdict(d) for d in data.degradations],
+        "metrics": {"autoencoder_psnr_heldout_xy_db": ae_psnr,
+                    "final_losses": {k: float(np.mean(v[-50:])) for k, v in losses.items() if v}},
+        "train_minutes": minutes,
+        "hardware": f"{platform.machine()}, {torch.get_num_threads()} threads, {dev}",
+        "torch": torch.__version__,
+    }
+    ldm_lib.save(model, out, card, overwrite=True)
+    save_loss_curves(losses, out / "loss_curves.png")
+    print(f"trained in {minutes:.1f} min; autoencoder held-out xy PSNR {ae_psnr:.1f} dB -> {out}")
+    return out
+
+
+@torch.no_grad()
+def autoencoder_psnr(model: LDM, x: torch.Tensor) -> float:
+    """PSNR (dB, data range 1) of the autoencoder's reconstruction of held-out patches."""
+    mse = float(torch.mean((model.autoencoder(x) - x) ** 2))
+    return 10 * np.log10(1.0 / max(mse, 1e-12))
+
+
+def save_loss_curves(losses: dict[str, list[float]], path: Path) -> Path:
+    """One panel per stage: raw loss and its running mean, log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(losses), figsize=(4 * len(losses), 3), squeeze=False)
+    for ax, (name, values) in zip(axes[0], losses.items()):
+        if values:
+            v = np.asarray(values)
+            k = max(1, len(v) // 50)
+            ax.plot(v, alpha=0.3, lw=0.5)
+            ax.plot(np.convolve(v, np.ones(k) / k, mode="valid"), lw=1.5)
+            ax.set_yscale("log")
+        ax.set_title(name)
+        ax.set_xlabel("step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
