@@ -26,10 +26,16 @@ from isonb.io import read_stack
 from isonb.simulate import save_case, simulate
 
 HERE = Path(__file__).resolve().parent
-METHODS = {  # method -> (table label, extra restore arguments given the case folder)
-    "linear": ("linear interpolation", lambda d: []),
-    "cubic": ("input (cubic)", lambda d: []),
-    "rl": ("Richardson-Lucy (true PSF, 20 it.)", lambda d: ["--psf", str(d / "psf.tif")]),
+# method -> (table label, restore arguments, training arguments or None), given the case folder
+METHODS = {
+    "linear": ("linear interpolation", lambda d: ["--method", "linear"], None),
+    "cubic": ("input (cubic)", lambda d: ["--method", "cubic"], None),
+    "rl": ("Richardson-Lucy (true PSF, 20 it.)",
+           lambda d: ["--method", "rl", "--psf", str(d / "psf.tif")], None),
+    "ldm-quick": ("ours (LDM, per-stack quick training)",
+                  lambda d: ["--method", "ldm", "--weights", str(d / "ldm-quick")],
+                  lambda d: ["train", str(d / "observed.tif"), "--out", str(d / "ldm-quick"),
+                             "--quick", "--overwrite", "--seed", "0"]),
 }
 KEYS = ("ssim", "psnr", "mse", "coc", "ssim_xy")
 
@@ -59,10 +65,8 @@ _CHILD = ("import sys, isonb.cli as cli; rc = cli.main(sys.argv[1:]); "
           "print('VmHWM_KB', hwm, file=sys.stderr); sys.exit(rc)")
 
 
-def run_restore(folder: Path, method: str, out: Path) -> tuple[float, float]:
-    """Restore in a child process; returns (wall seconds, peak resident memory in MiB)."""
-    args = ["restore", str(folder / "observed.tif"), str(out), "--method", method,
-            "--overwrite", *METHODS[method][1](folder)]
+def run_cli(args: list[str]) -> tuple[float, float]:
+    """Run `isonb ARGS` in a child process; returns (wall seconds, peak resident MiB)."""
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", _CHILD, *args], stderr=subprocess.PIPE,
                           text=True)
@@ -84,25 +88,29 @@ def write_table(results_dir: Path) -> Path:
     lines = ["# Benchmark results", "",
              "Made by `python benchmarks/run.py` (see its docstring); metrics as "
              "`../shared/BENCHMARK.md` fixes them. Time and memory are those of the whole "
-             "`isonb restore` process (start-up and file I/O included).", "",
+             "`isonb restore` process (start-up and file I/O included); training time is that "
+             "of `isonb train` on the case's own observed stack (per-stack rows only).", "",
              f"Hardware: {'; '.join(hw)}.", "", "## Cases", ""]
     lines += [f"- `{n}`: {describe(c)}" for n, c in CASES.items()]
     lines += ["", "## Mean over cases", "",
-              "| method | cases | SSIM | PSNR | MSE | CoC | xy-SSIM | time (s) | peak mem (MiB) |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| method | cases | SSIM | PSNR | MSE | CoC | xy-SSIM | restore (s) | "
+              "peak mem (MiB) | training (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for m in dict.fromkeys(r["label"] for r in rows):
         sel = [r for r in rows if r["label"] == m]
-        mean = {k: sum(r[k] for r in sel) / len(sel) for k in (*KEYS, "seconds", "peak_mib")}
+        mean = {k: sum(r.get(k, 0.0) for r in sel) / len(sel)
+                for k in (*KEYS, "seconds", "peak_mib", "train_seconds")}
         lines.append(f"| {m} | {len(sel)} | {mean['ssim']:.4f} | {mean['psnr']:.2f} | "
                      f"{mean['mse']:.5f} | {mean['coc']:.4f} | {mean['ssim_xy']:.4f} | "
-                     f"{mean['seconds']:.1f} | {mean['peak_mib']:.0f} |")
+                     f"{mean['seconds']:.1f} | {mean['peak_mib']:.0f} | "
+                     f"{mean['train_seconds']:.0f} |")
     lines += ["", "## Per case", "",
-              "| case | method | SSIM | PSNR | MSE | CoC | xy-SSIM | time (s) | peak mem (MiB) |",
-              "|---|---|---|---|---|---|---|---|---|"]
+              "| case | method | SSIM | PSNR | MSE | CoC | xy-SSIM | restore (s) | "
+              "peak mem (MiB) | training (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['case']} | {r['label']} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
                      f"{r['mse']:.5f} | {r['coc']:.4f} | {r['ssim_xy']:.4f} | "
-                     f"{r['seconds']:.1f} | {r['peak_mib']:.0f} |")
+                     f"{r['seconds']:.1f} | {r['peak_mib']:.0f} | "
+                     f"{r.get('train_seconds', 0.0):.0f} |")
     path = results_dir / "README.md"
     path.write_text("\n".join(lines) + "\n")
     _update_readme(lines[lines.index("## Mean over cases") + 2: lines.index("## Per case") - 1])
@@ -134,10 +142,14 @@ def main() -> None:
         for name in a.cases:
             folder = case_dir(name, a.cache)
             out = folder / f"restored_{method}.tif"
-            seconds, peak = run_restore(folder, method, out)
+            _, restore_args, train_args = METHODS[method]
+            train_s, train_mib = run_cli(train_args(folder)) if train_args else (0.0, 0.0)
+            seconds, peak = run_cli(["restore", str(folder / "observed.tif"), str(out),
+                                     "--overwrite", *restore_args(folder)])
             scores = metrics.evaluate(read_stack(out).data, read_stack(folder / "gt.tif").data)
             rows.append({"case": name, "method": method, "label": METHODS[method][0],
-                         "seconds": seconds, "peak_mib": peak, "hardware": hw, **scores})
+                         "seconds": seconds, "peak_mib": peak, "train_seconds": train_s,
+                         "train_peak_mib": train_mib, "hardware": hw, **scores})
             print(f"{name:34s} {method:8s} SSIM {scores['ssim']:.4f} PSNR {scores['psnr']:.2f} "
                   f"{seconds:.1f} s {peak:.0f} MiB", flush=True)
         path = a.results / f"{method}.json"

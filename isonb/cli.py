@@ -15,6 +15,8 @@ from . import metrics
 from .errors import IsonbError
 from .io import read_image, read_stack, write_stack
 
+SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+
 
 def _add_stack_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voxel-size", nargs=3, type=float, metavar=("DZ", "DY", "DX"),
@@ -53,21 +55,70 @@ def _load_psf(a: argparse.Namespace, dx: float) -> np.ndarray | None:
     return None
 
 
-def cmd_restore(a: argparse.Namespace) -> int:
-    from .restore import restore
+def _check_outputs(a: argparse.Namespace, *paths: str | None) -> None:
+    for p in paths:
+        if p and Path(p).exists() and not a.overwrite:
+            raise IsonbError(f"{p}: exists already. Fix: choose another name or pass --overwrite")
 
-    out = Path(a.output)
-    if out.exists() and not a.overwrite:
-        raise IsonbError(f"{out}: exists already. Fix: choose another name or pass --overwrite")
-    stack = read_stack(a.input, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
-                       require_voxel_size=True)
-    dz, dy, dx = stack.voxel_size
+
+def _load_model(a: argparse.Namespace):
+    from . import ldm
+
+    folder = Path(a.weights) if a.weights else SHIPPED_WEIGHTS
+    if not (folder / ldm.CARD).exists() and not a.weights:
+        raise IsonbError(f"{folder}: no shipped weights in this copy of isonb. Fix: train a "
+                         "model (python -m isonb train STACK.tif --out DIR) and pass --weights DIR")
+    model, card = ldm.load(folder, ldm.device())
+    print(f"weights: {folder} (seed {card.get('seed')}, sha256 {card['sha256'][:12]})")
+    return model
+
+
+def cmd_restore(a: argparse.Namespace) -> int:
+    from .restore import restore, restore_axial_images, restore_ldm
+
+    _check_outputs(a, a.output, a.uncertainty)
+    if a.uncertainty and a.method != "ldm":
+        raise IsonbError("--uncertainty needs --method ldm (only the diffusion model samples)")
     t = time.perf_counter()
-    result = restore(stack.data, stack.voxel_size, a.method, psf=_load_psf(a, dx),
-                     rl_iterations=a.iterations)
-    write_stack(out, result, (dx, dy, dx), overwrite=a.overwrite)
-    print(f"{a.method}: {stack.data.shape} at {dz:g} x {dy:g} x {dx:g} µm -> {result.shape} "
-          f"at {dx:g} µm isotropic in {time.perf_counter() - t:.1f} s -> {out}")
+    kw = dict(samples=a.samples, steps=a.steps, seed=a.seed)
+    if a.axial_slices:
+        if a.method != "ldm":
+            raise IsonbError("--axial-slices needs --method ldm. Fix: add --method ldm")
+        images = read_image(a.input)
+        if images.ndim not in (2, 3):
+            raise IsonbError(f"{a.input}: expected a 2D axial image or a stack of them, got "
+                             f"shape {images.shape}. Fix: save each axial slice as (z, x)")
+        result, spread = restore_axial_images(images, _load_model(a), **kw)
+        size = None
+    else:
+        stack = read_stack(a.input, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
+                           require_voxel_size=True)
+        dz, dy, dx = stack.voxel_size
+        size = (dx, dy, dx)
+        if a.method == "ldm":
+            result, spread = restore_ldm(stack.data, stack.voxel_size, _load_model(a), **kw)
+        else:
+            result = restore(stack.data, stack.voxel_size, a.method, psf=_load_psf(a, dx),
+                             rl_iterations=a.iterations)
+    write_stack(a.output, result, size, overwrite=a.overwrite)
+    if a.uncertainty:
+        write_stack(a.uncertainty, spread, size, overwrite=a.overwrite)
+    print(f"{a.method}: {a.input} -> {a.output} {result.shape} in "
+          f"{time.perf_counter() - t:.1f} s")
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from . import quick_mode
+    from .train import TrainConfig, train
+
+    stacks = [read_stack(p, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
+                         require_voxel_size=True) for p in a.stacks]
+    quick = a.quick or quick_mode()
+    overrides = {k: v for k, v in dict(seed=a.seed, patch=a.patch, minutes=a.minutes).items()
+                 if v is not None}
+    cfg = TrainConfig.quick(**overrides) if quick else TrainConfig(**overrides)
+    train(stacks, a.out, cfg, overwrite=a.overwrite)
     return 0
 
 
@@ -117,7 +168,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .restore import CLASSIC_METHODS
+    from .restore import METHODS
     from .simulate import PSF_MODELS, STRUCTURES
 
     parser = argparse.ArgumentParser(prog="isonb", description=__doc__)
@@ -143,11 +194,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.set_defaults(func=cmd_simulate)
 
+    p = sub.add_parser("train", help="train the LDM on stacks (unpaired, no ground truth)")
+    p.add_argument("stacks", nargs="+", help="the .tif stacks to learn from")
+    p.add_argument("--out", required=True, help="folder for weights, card and checkpoints")
+    _add_stack_options(p)
+    p.add_argument("--minutes", type=float, help="time budget, shared between the stages")
+    p.add_argument("--quick", action="store_true", help="few steps (also: ISONB_QUICK=1)")
+    p.add_argument("--seed", type=int, help="random seed (default 0)")
+    p.add_argument("--patch", type=int, help="training patch side in px (default 64)")
+    p.add_argument("--overwrite", action="store_true", help="replace weights in --out")
+    p.set_defaults(func=cmd_train)
+
     p = sub.add_parser("restore", help="restore a stack onto the isotropic grid")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--method", default="cubic", choices=CLASSIC_METHODS)
+    p.add_argument("--method", default="cubic", choices=METHODS)
     _add_stack_options(p)
+    p.add_argument("--weights", help="LDM folder (default: the shipped weights/)")
+    p.add_argument("--samples", type=int, default=2, help="LDM samples averaged (K)")
+    p.add_argument("--steps", type=int, default=4, help="DDIM steps")
+    p.add_argument("--seed", type=int, default=0, help="seed of the LDM's latent noise")
+    p.add_argument("--uncertainty", help="also write the LDM's per-voxel spread here")
+    p.add_argument("--axial-slices", action="store_true",
+                   help="the input is a 2D axial image (z, x) or a stack of them, on the "
+                        "isotropic grid already")
     p.add_argument("--psf", help="PSF .tif sampled at dx in z, y and x (for rl)")
     p.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
                    help="Gaussian PSF FWHMs in µm (for rl)")

@@ -41,9 +41,12 @@ def restore(observed: np.ndarray, voxel_size: VoxelSize, method: str = "cubic",
 
 
 def slice_noise(model: LDM, shape: tuple[int, int], samples: int, seed: int) -> torch.Tensor:
-    """Latent noise (K, C, h, w) for images of `shape` (padded), fixed by `seed`."""
-    m = model.multiple
-    h, w = (-(-s // m) * m // 4 for s in shape)
+    """Latent noise (K, C, h, w) covering images of `shape` plus padding, fixed by `seed`.
+
+    Noise is tied to positions in the slice: a tile reads the noise under it, so tiled
+    and whole-slice restorations see the same noise, and so does every slice of a volume.
+    """
+    h, w = (-(-(s + 2 * model.multiple) // 4) for s in shape)
     gen = torch.Generator().manual_seed(seed)
     return torch.randn((samples, model.cfg.autoencoder.latent_ch, h, w), generator=gen)
 
@@ -59,7 +62,7 @@ def restore_slices(model: LDM, images: np.ndarray, samples: int = 2, steps: int 
     dev = next(model.parameters()).device
     n, h, w = images.shape
     tile_h, tile_w = min(tile, h), min(tile, w)
-    noise = slice_noise(model, (tile_h, tile_w), samples, seed).to(dev)
+    noise = slice_noise(model, (h, w), samples, seed).to(dev)
     mean = np.zeros(images.shape, dtype=np.float32)
     var = np.zeros(images.shape, dtype=np.float32)
     tiles = list(iter_tiles((h, w), (tile_h, tile_w), (overlap, overlap)))
@@ -68,7 +71,9 @@ def restore_slices(model: LDM, images: np.ndarray, samples: int = 2, steps: int 
         for (ry, rx), weight in tiles:
             x = torch.from_numpy(np.ascontiguousarray(images[start:start + batch, ry, rx]))
             x, (th, tw) = pad_to(x[:, None].to(dev), model.multiple)
-            out = model.restore(x, noise[..., : x.shape[-2] // 4, : x.shape[-1] // 4], steps)
+            y0, x0 = ry.start // 4, rx.start // 4
+            eps = noise[..., y0:y0 + x.shape[-2] // 4, x0:x0 + x.shape[-1] // 4]
+            out = model.restore(x, eps, steps)
             out = to_numpy(out[:, :, 0, :th, :tw])  # (K, B, th, tw)
             mean[start:start + batch, ry, rx] += weight * out.mean(0)
             var[start:start + batch, ry, rx] += weight * out.var(0)
