@@ -106,7 +106,7 @@ def prepare(stacks: list[Stack], cfg: TrainConfig, rng: np.random.Generator) -> 
 
 
 def _cosine_lr(step: int, steps: int, lr: float) -> float:
-    return lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / max(steps, 1), 1.0))))
+    return float(lr * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(step / max(steps, 1), 1.0)))))
 
 
 def _run_stage(name: str, module: torch.nn.Module, loss_fn: Callable[[], torch.Tensor],

@@ -1,0 +1,114 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from isonb import ldm as L
+from isonb import metrics
+from isonb.baselines import interpolate
+from isonb.cli import main
+from isonb.errors import IsonbError
+from isonb.io import read_stack, write_stack
+from isonb.models.autoencoder import AutoencoderConfig
+from isonb.models.unet import UNetConfig
+from isonb.restore import restore_ldm
+from isonb.train import TrainConfig, train
+
+TINY = L.LDMConfig(AutoencoderConfig(ch=8, latent_ch=4), UNetConfig(1, 1, 8, (1, 2, 4)),
+                   UNetConfig(12, 4, 16, (1, 2), time=True))
+
+
+def tiny_config(steps: int = 20, **kw) -> TrainConfig:
+    return TrainConfig(patch=32, n_patches=120, batch=8, autoencoder_steps=steps,
+                       regressor_steps=steps, diffusion_steps=steps, checkpoint_every=10,
+                       model=TINY, **kw)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    from isonb.simulate import SimulationConfig, simulate
+
+    case = simulate(SimulationConfig(structure="mixed", shape=(41, 64, 64), psf="confocal",
+                                     na=0.8, z_step=2, snr=10, seed=21))
+    path = tmp_path_factory.mktemp("stack") / "observed.tif"
+    write_stack(path, case.observed, case.voxel_size)
+    write_stack(path.with_name("gt.tif"), case.gt, case.gt_voxel_size)
+    return read_stack(path), case
+
+
+def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, stack, monkeypatch):
+    obs, _ = stack
+    cfg = tiny_config(20)
+    train([obs], tmp_path / "straight", cfg, progress=False)
+
+    calls = {"n": 0}
+    real_step = torch.optim.AdamW.step
+
+    def crashing_step(self, *a, **k):
+        calls["n"] += 1
+        if calls["n"] == 35:  # in the regressor stage, after its checkpoint at step 10
+            raise KeyboardInterrupt
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", crashing_step)
+    with pytest.raises(KeyboardInterrupt):
+        train([obs], tmp_path / "resumed", cfg, progress=False)
+    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    assert (tmp_path / "resumed" / "checkpoints" / "regressor.pt").exists()
+    train([obs], tmp_path / "resumed", cfg, progress=False)
+
+    a, _ = L.load(tmp_path / "straight")
+    b, _ = L.load(tmp_path / "resumed")
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert (tmp_path / "resumed" / "loss_curves.png").stat().st_size > 1000
+
+
+def test_other_config_in_the_same_folder_is_refused(tmp_path, stack):
+    obs, _ = stack
+    train([obs], tmp_path / "w", tiny_config(10), progress=False)
+    with pytest.raises(IsonbError, match="exists|holds trained weights"):
+        train([obs], tmp_path / "w", tiny_config(10), progress=False)
+    (tmp_path / "w" / L.WEIGHTS).unlink()
+    with pytest.raises(IsonbError, match="different configuration"):
+        train([obs], tmp_path / "w", tiny_config(12), progress=False)
+
+
+def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack):
+    obs, case = stack
+    train([obs], tmp_path / "w", tiny_config(150, lr=1e-3), progress=False)
+    model, card = L.load(tmp_path / "w")
+    losses = card["metrics"]["final_losses"]
+    assert set(losses) == {"autoencoder", "regressor", "diffusion"}
+    restored, spread = restore_ldm(obs.data, obs.voxel_size, model, samples=2, steps=2,
+                                   progress=False)
+    assert restored.shape == case.gt.shape and spread.shape == case.gt.shape
+    ours = metrics.evaluate(restored, case.gt)
+    cubic = metrics.evaluate(interpolate(obs.data, obs.voxel_size), case.gt)
+    assert ours["ssim"] > cubic["ssim"] + 0.05
+    again, _ = restore_ldm(obs.data, obs.voxel_size, model, samples=2, steps=2, progress=False)
+    assert np.array_equal(restored, again)  # same seed, same volume
+
+
+def test_cli_train_then_restore_with_uncertainty_and_axial_slices(tmp_path, stack, monkeypatch):
+    obs, case = stack
+    monkeypatch.setattr("isonb.train.TrainConfig.quick",
+                        classmethod(lambda cls, **kw: tiny_config(10, **kw)))
+    assert main(["train", str(obs.path), "--out", str(tmp_path / "w"), "--quick"]) == 0
+    out, unc = tmp_path / "r.tif", tmp_path / "u.tif"
+    assert main(["restore", str(obs.path), str(out), "--method", "ldm", "--weights",
+                 str(tmp_path / "w"), "--uncertainty", str(unc), "--steps", "2"]) == 0
+    assert read_stack(out).data.shape == case.gt.shape
+    assert read_stack(unc).voxel_size == pytest.approx((0.1, 0.1, 0.1))
+    xz = tmp_path / "xz.tif"
+    import tifffile
+
+    tifffile.imwrite(xz, case.gt[:, 10, :])
+    assert main(["restore", str(xz), str(tmp_path / "xz_r.tif"), "--method", "ldm",
+                 "--weights", str(tmp_path / "w"), "--axial-slices"]) == 0
+    assert tifffile.imread(tmp_path / "xz_r.tif").shape == case.gt[:, 10, :].shape
+    assert main(["restore", str(xz), str(tmp_path / "xz_2.tif"), "--method", "ldm",
+                 "--weights", str(tmp_path / "w")]) == 2  # 2D without --axial-slices
+    assert main(["restore", str(obs.path), str(tmp_path / "x.tif"), "--method", "ldm",
+                 "--weights", str(Path(tmp_path / "none"))]) == 2
