@@ -36,7 +36,7 @@ class LDMConfig:
     autoencoder: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     regressor: UNetConfig = field(default_factory=lambda: UNetConfig(1, 1, 16, (1, 2, 4)))
     denoiser: UNetConfig = field(
-        default_factory=lambda: UNetConfig(3 * 8, 8, 48, (1, 2), time=True))
+        default_factory=lambda: UNetConfig(3 * 16, 16, 48, (1, 2), time=True))
 
     @classmethod
     def from_dict(cls, d: dict) -> LDMConfig:

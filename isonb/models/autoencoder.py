@@ -18,7 +18,7 @@ from .layers import Down, ResBlock, Up, norm
 @dataclass
 class AutoencoderConfig:
     ch: int = 16  # channels at full resolution (2*ch at the latent resolution)
-    latent_ch: int = 8  # latent channels at 1/4 resolution: 8 values per 16 pixels
+    latent_ch: int = 16  # latent channels at 1/4 resolution: as many values as pixels
 
 
 class Autoencoder(nn.Module):
