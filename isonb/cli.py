@@ -62,28 +62,30 @@ def _check_outputs(a: argparse.Namespace, *paths: str | None) -> None:
 
 
 def _load_model(a: argparse.Namespace):
-    from . import ldm
+    from .checkpoint import CARD
+    from .restore import load_network
 
-    folder = Path(a.weights) if a.weights else SHIPPED_WEIGHTS
-    if not (folder / ldm.CARD).exists() and not a.weights:
-        raise IsonbError(f"{folder}: no shipped weights in this copy of isonb. Fix: train a "
-                         "model (python -m isonb train STACK.tif --out DIR) and pass --weights DIR")
-    model, card = ldm.load(folder, ldm.device())
-    print(f"weights: {folder} (seed {card.get('seed')}, sha256 {card['sha256'][:12]})")
-    return model
+    if a.weights:
+        return load_network(a.weights, a.method)
+    if a.method != "ldm" or not (SHIPPED_WEIGHTS / CARD).exists():
+        raise IsonbError(f"--method {a.method} needs trained weights. Fix: train them "
+                         f"(python -m isonb train STACK.tif --method {a.method} --out DIR) and "
+                         "pass --weights DIR")
+    return load_network(SHIPPED_WEIGHTS, "ldm")
 
 
 def cmd_restore(a: argparse.Namespace) -> int:
-    from .restore import restore, restore_axial_images, restore_ldm
+    from .restore import NETWORKS, restore, restore_axial_images, restore_network
 
     _check_outputs(a, a.output, a.uncertainty)
     if a.uncertainty and a.method != "ldm":
         raise IsonbError("--uncertainty needs --method ldm (only the diffusion model samples)")
+    if a.axial_slices and a.method not in NETWORKS:
+        raise IsonbError(f"--axial-slices needs a trained network. Fix: add --method "
+                         f"{' or '.join(NETWORKS)}")
     t = time.perf_counter()
     kw = dict(samples=a.samples, steps=a.steps, seed=a.seed)
     if a.axial_slices:
-        if a.method != "ldm":
-            raise IsonbError("--axial-slices needs --method ldm. Fix: add --method ldm")
         images = read_image(a.input)
         if images.ndim not in (2, 3):
             raise IsonbError(f"{a.input}: expected a 2D axial image or a stack of them, got "
@@ -95,8 +97,8 @@ def cmd_restore(a: argparse.Namespace) -> int:
                            require_voxel_size=True)
         dz, dy, dx = stack.voxel_size
         size = (dx, dy, dx)
-        if a.method == "ldm":
-            result, spread = restore_ldm(stack.data, stack.voxel_size, _load_model(a), **kw)
+        if a.method in NETWORKS:
+            result, spread = restore_network(stack.data, stack.voxel_size, _load_model(a), **kw)
         else:
             result = restore(stack.data, stack.voxel_size, a.method, psf=_load_psf(a, dx),
                              rl_iterations=a.iterations)
@@ -110,15 +112,32 @@ def cmd_restore(a: argparse.Namespace) -> int:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from . import quick_mode
+    from .baselines.care import CARETrainConfig, train_care
+    from .baselines.selfnet import SelfNetTrainConfig, train_selfnet
     from .train import TrainConfig, train
 
     stacks = [read_stack(p, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
                          require_voxel_size=True) for p in a.stacks]
     quick = a.quick or quick_mode()
-    overrides = {k: v for k, v in dict(seed=a.seed, patch=a.patch, minutes=a.minutes).items()
-                 if v is not None}
-    cfg = TrainConfig.quick(**overrides) if quick else TrainConfig(**overrides)
-    train(stacks, a.out, cfg, overwrite=a.overwrite)
+    kw = {k: v for k, v in dict(seed=a.seed, patch=a.patch, minutes=a.minutes).items()
+          if v is not None}
+    if a.psf_fwhm and a.method != "care":
+        raise IsonbError("--psf-fwhm is for CARE's known-PSF variant. Fix: add --method care")
+    if a.method == "ldm":
+        train(stacks, a.out, TrainConfig.quick(**kw) if quick else TrainConfig(**kw),
+              overwrite=a.overwrite)
+    elif a.method == "care":
+        cfg = CARETrainConfig(**kw, true_fwhm=tuple(a.psf_fwhm) if a.psf_fwhm else None)
+        cfg.steps = 600 if quick else cfg.steps
+        print(f"CARE-iso: seed {cfg.seed}, {cfg.steps} steps"
+              + (f", true PSF FWHM {cfg.true_fwhm} µm" if cfg.true_fwhm else ""))
+        train_care(stacks, a.out, cfg, overwrite=a.overwrite)
+    else:
+        cfg = SelfNetTrainConfig(**kw)
+        cfg.steps = 100 if quick else cfg.steps
+        print(f"Self-Net: seed {cfg.seed}, {cfg.steps} iterations")
+        train_selfnet(stacks, a.out, cfg, overwrite=a.overwrite)
+    print(f"weights -> {a.out}")
     return 0
 
 
@@ -168,7 +187,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .restore import METHODS
+    from .restore import METHODS, NETWORKS
     from .simulate import PSF_MODELS, STRUCTURES
 
     parser = argparse.ArgumentParser(prog="isonb", description=__doc__)
@@ -194,8 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("train", help="train the LDM on stacks (unpaired, no ground truth)")
+    p = sub.add_parser("train", help="train a network on stacks (unpaired, no ground truth)")
     p.add_argument("stacks", nargs="+", help="the .tif stacks to learn from")
+    p.add_argument("--method", default="ldm", choices=NETWORKS,
+                   help="ldm (isonb), or the reference methods care (CARE-iso), selfnet")
+    p.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
+                   help="CARE only: use this PSF (µm) instead of the estimated degradation")
     p.add_argument("--out", required=True, help="folder for weights, card and checkpoints")
     _add_stack_options(p)
     p.add_argument("--minutes", type=float, help="time budget, shared between the stages")

@@ -10,23 +10,18 @@ The mean of K samples is the output (an MMSE estimate), their spread the uncerta
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
+from .checkpoint import load_model, save_model
 from .diffusion import ddim_sample
 from .errors import IsonbError
 from .models.autoencoder import Autoencoder, AutoencoderConfig
 from .models.unet import UNet, UNetConfig
-
-WEIGHTS = "weights.safetensors"
-CARD = "model.json"
 
 
 @dataclass
@@ -100,52 +95,11 @@ def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int
     return x, (h, w)
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save(model: LDM, folder: str | Path, card: dict, overwrite: bool = False) -> Path:
-    """Write weights.safetensors and model.json (config, checksum and the caller's card)."""
-    folder = Path(folder)
-    path = folder / WEIGHTS
-    if path.exists() and not overwrite:
-        raise IsonbError(f"{path}: exists already. Fix: choose another --out or pass --overwrite")
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(tensors, str(path))
-    full = {"config": asdict(model.cfg), **card, "weights": WEIGHTS, "sha256": sha256(path)}
-    (folder / CARD).write_text(json.dumps(full, indent=2))
-    return folder
+    """Write the LDM's weights and model card into `folder`."""
+    return save_model(model, folder, "ldm", card, overwrite)
 
 
-def load(folder: str | Path, device: str | torch.device = "cpu") -> tuple[LDM, dict]:
-    """Rebuild the model from model.json and load its weights strictly; clear errors if not."""
-    folder = Path(folder)
-    card_path, path = folder / CARD, folder / WEIGHTS
-    if not card_path.exists() or not path.exists():
-        raise IsonbError(f"{folder}: no {CARD} and {WEIGHTS} there. Fix: point --weights at a "
-                         "folder written by `python -m isonb train`")
-    card = json.loads(card_path.read_text())
-    if card.get("sha256") and card["sha256"] != sha256(path):
-        raise IsonbError(f"{path}: checksum differs from {CARD}. Fix: re-copy the weights")
-    try:
-        model = LDM(LDMConfig.from_dict(card["config"]))
-        model.load_state_dict(load_file(str(path)), strict=True)
-    except (RuntimeError, KeyError, TypeError) as err:
-        first = str(err).strip().splitlines()[0][:300]
-        raise IsonbError(f"{folder}: the weights do not match the config in {CARD} ({first}). "
-                         "Fix: use the model.json written with these weights") from None
-    return model.to(device).eval(), card
-
-
-def device() -> torch.device:
-    """The GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def to_numpy(t: torch.Tensor) -> np.ndarray:
-    return t.detach().float().cpu().numpy()
+def load(folder: str | Path, dev: str | torch.device = "cpu") -> tuple[LDM, dict]:
+    """Rebuild the LDM from its card and load its weights strictly."""
+    return load_model(folder, "ldm", lambda c: LDM(LDMConfig.from_dict(c)), dev)

@@ -1,32 +1,37 @@
 """Restoring an anisotropic stack onto the isotropic grid, by any of isonb's methods.
 
-The LDM restores every xz and every yz slice of the cubic-resliced stack (tiled with
-overlaps when a slice is large, batched), and the two families are fused by averaging.
+Trained networks (the LDM, CARE-iso, Self-Net) restore every xz and every yz slice of the
+cubic-resliced stack (tiled with overlaps when a slice is large, batched), and the two
+families are fused by averaging.
 The same latent noise is used for every slice, so neighbouring slices stay consistent.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .baselines import interpolate, richardson_lucy
+from .checkpoint import device, to_numpy
 from .errors import IsonbError
 from .io import VoxelSize
-from .ldm import LDM, pad_to, to_numpy
+from .ldm import LDM, pad_to
 from .volume import denormalize, iter_tiles, normalize, percentile_range, reslice_isotropic
 
 CLASSIC_METHODS = ("linear", "cubic", "rl")
-METHODS = (*CLASSIC_METHODS, "ldm")
+NETWORKS = ("ldm", "care", "selfnet")  # trained per stack (or shipped, for the LDM)
+METHODS = (*CLASSIC_METHODS, *NETWORKS)
 
 
 def restore(observed: np.ndarray, voxel_size: VoxelSize, method: str = "cubic",
             psf: np.ndarray | None = None, rl_iterations: int = 20) -> np.ndarray:
     """The observed (z, y, x) stack restored onto the isotropic grid by a classical method.
 
-    `psf` (on the isotropic grid) is needed by Richardson-Lucy ("rl"); for the LDM use
-    `restore_ldm`.
+    `psf` (on the isotropic grid) is needed by Richardson-Lucy ("rl"); for trained networks
+    use `restore_network`.
     """
     if method == "linear":
         return interpolate(observed, voxel_size, order=1)
@@ -51,18 +56,35 @@ def slice_noise(model: LDM, shape: tuple[int, int], samples: int, seed: int) -> 
     return torch.randn((samples, model.cfg.autoencoder.latent_ch, h, w), generator=gen)
 
 
-@torch.no_grad()
-def restore_slices(model: LDM, images: np.ndarray, samples: int = 2, steps: int = 4,
-                   seed: int = 0, batch: int = 8, tile: int = 256, overlap: int = 32,
-                   progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Restore a stack of normalised axial images (n, z, w): (mean, std) over K samples.
+def load_network(folder: str | Path, method: str) -> torch.nn.Module:
+    """A trained network for `method` ("ldm", "care" or "selfnet"), on the best device."""
+    from .baselines.care import load_care
+    from .baselines.selfnet import load_selfnet
+    from .ldm import load
 
-    Images larger than `tile` are cut into overlapping tiles blended with smooth weights.
+    loaders = {"ldm": load, "care": load_care, "selfnet": load_selfnet}
+    if method not in loaders:
+        raise IsonbError(f"{method!r} has no trained weights; Fix: use one of {NETWORKS}")
+    model, card = loaders[method](folder, device())
+    print(f"weights: {folder} ({method}, seed {card.get('seed')}, sha256 {card['sha256'][:12]})")
+    return model
+
+
+@torch.no_grad()
+def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
+                   steps: int = 4, seed: int = 0, batch: int = 8, tile: int = 256,
+                   overlap: int = 32, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Restore a stack of normalised axial images (n, z, w): (mean, std) over samples.
+
+    For the LDM, `samples` DDIM samples of `steps` steps from position-tied noise; other
+    networks are deterministic (one sample, zero spread). Images larger than `tile` are cut
+    into overlapping tiles blended with smooth weights.
     """
     dev = next(model.parameters()).device
     n, h, w = images.shape
     tile_h, tile_w = min(tile, h), min(tile, w)
-    noise = slice_noise(model, (h, w), samples, seed).to(dev)
+    is_ldm = isinstance(model, LDM)
+    noise = slice_noise(model, (h, w), samples, seed).to(dev) if is_ldm else None
     mean = np.zeros(images.shape, dtype=np.float32)
     var = np.zeros(images.shape, dtype=np.float32)
     tiles = list(iter_tiles((h, w), (tile_h, tile_w), (overlap, overlap)))
@@ -71,9 +93,12 @@ def restore_slices(model: LDM, images: np.ndarray, samples: int = 2, steps: int 
         for (ry, rx), weight in tiles:
             x = torch.from_numpy(np.ascontiguousarray(images[start:start + batch, ry, rx]))
             x, (th, tw) = pad_to(x[:, None].to(dev), model.multiple)
-            y0, x0 = ry.start // 4, rx.start // 4
-            eps = noise[..., y0:y0 + x.shape[-2] // 4, x0:x0 + x.shape[-1] // 4]
-            out = model.restore(x, eps, steps)
+            if is_ldm:
+                y0, x0 = ry.start // 4, rx.start // 4
+                eps = noise[..., y0:y0 + x.shape[-2] // 4, x0:x0 + x.shape[-1] // 4]
+                out = model.restore(x, eps, steps)
+            else:
+                out = model(x)[None]
             out = to_numpy(out[:, :, 0, :th, :tw])  # (K, B, th, tw)
             mean[start:start + batch, ry, rx] += weight * out.mean(0)
             var[start:start + batch, ry, rx] += weight * out.var(0)
@@ -82,13 +107,13 @@ def restore_slices(model: LDM, images: np.ndarray, samples: int = 2, steps: int 
     return mean, np.sqrt(var)
 
 
-def restore_ldm(observed: np.ndarray, voxel_size: VoxelSize, model: LDM, samples: int = 2,
-                steps: int = 4, seed: int = 0, batch: int = 8, progress: bool = True
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Restore a stack with the LDM: (volume, uncertainty) on the isotropic grid.
+def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn.Module,
+                    samples: int = 2, steps: int = 4, seed: int = 0, batch: int = 8,
+                    progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Restore a stack with a trained network: (volume, uncertainty) on the isotropic grid.
 
     xz and yz slices of the cubic-resliced, percentile-normalised stack are restored
-    separately and averaged; the uncertainty is the per-voxel spread of the K samples.
+    separately and averaged; the uncertainty is the per-voxel spread of the LDM's samples.
     """
     dz, _, dx = voxel_size
     lo, hi = percentile_range(observed)
@@ -101,8 +126,9 @@ def restore_ldm(observed: np.ndarray, voxel_size: VoxelSize, model: LDM, samples
     return denormalize(fused, lo, hi), (spread * (hi - lo)).astype(np.float32)
 
 
-def restore_axial_images(images: np.ndarray, model: LDM, samples: int = 2, steps: int = 4,
-                         seed: int = 0, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def restore_axial_images(images: np.ndarray, model: torch.nn.Module, samples: int = 2,
+                         steps: int = 4, seed: int = 0, progress: bool = True
+                         ) -> tuple[np.ndarray, np.ndarray]:
     """Restore 2D axial images (z first, already on the isotropic grid): (mean, std)."""
     stack = images[None] if images.ndim == 2 else images
     lo, hi = percentile_range(stack)

@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import ldm as ldm_lib
+from .checkpoint import WEIGHTS, device
 from .degrade import Degradation, PairSampler, estimate_degradation
 from .diffusion import v_loss
 from .errors import IsonbError
@@ -173,7 +174,7 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     """
     cfg = cfg or TrainConfig()
     out = Path(out)
-    if (out / ldm_lib.WEIGHTS).exists() and not overwrite:
+    if (out / WEIGHTS).exists() and not overwrite:
         raise IsonbError(f"{out}: holds trained weights already. Fix: choose another --out "
                          "or pass --overwrite")
     (out / "checkpoints").mkdir(parents=True, exist_ok=True)
@@ -183,7 +184,7 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
         raise IsonbError(f"{out}: has checkpoints of a different configuration. Fix: choose "
                          "another --out, or delete its checkpoints folder to start afresh")
     cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
-    dev = ldm_lib.device()
+    dev = device()
     print(f"isonb train: seed {cfg.seed}, device {dev}, {len(stacks)} stack(s)")
     t0 = time.monotonic()
     torch.manual_seed(cfg.seed)
@@ -255,7 +256,7 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     minutes = (time.monotonic() - t0) / 60
     ae_psnr = autoencoder_psnr(model, tensor(data.xy[:n_hold, None]))
     card = {
-        "method": "isonb latent diffusion (unpaired, self-supervised)",
+        "description": "isonb latent diffusion (unpaired, self-supervised)",
         "train_config": asdict(cfg),
         "seed": cfg.seed,
         "training_data": [{"file": str(s.path), "shape": list(s.data.shape),

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from isonb import ldm as L
+from isonb.checkpoint import CARD, WEIGHTS
 from isonb.errors import IsonbError
 from isonb.models.autoencoder import AutoencoderConfig
 from isonb.models.unet import UNetConfig
@@ -41,9 +42,9 @@ def test_save_load_roundtrip_gives_identical_outputs(tmp_path, model):
 
 def test_mismatched_config_gives_a_clear_error(tmp_path, model):
     L.save(model, tmp_path / "w", {})
-    card = json.loads((tmp_path / "w" / L.CARD).read_text())
+    card = json.loads((tmp_path / "w" / CARD).read_text())
     card["config"]["regressor"]["ch"] = 16
-    (tmp_path / "w" / L.CARD).write_text(json.dumps(card))
+    (tmp_path / "w" / CARD).write_text(json.dumps(card))
     with pytest.raises(IsonbError, match="do not match the config"):
         L.load(tmp_path / "w")
 
@@ -52,7 +53,7 @@ def test_corrupted_or_missing_weights(tmp_path, model):
     with pytest.raises(IsonbError, match="--weights"):
         L.load(tmp_path / "nothing")
     L.save(model, tmp_path / "w", {})
-    with open(tmp_path / "w" / L.WEIGHTS, "r+b") as f:
+    with open(tmp_path / "w" / WEIGHTS, "r+b") as f:
         f.seek(-4, 2)
         f.write(b"\x00\x01\x02\x03")
     with pytest.raises(IsonbError, match="checksum"):

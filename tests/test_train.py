@@ -7,12 +7,13 @@ import torch
 from isonb import ldm as L
 from isonb import metrics
 from isonb.baselines import interpolate
+from isonb.checkpoint import WEIGHTS
 from isonb.cli import main
 from isonb.errors import IsonbError
 from isonb.io import read_stack, write_stack
 from isonb.models.autoencoder import AutoencoderConfig
 from isonb.models.unet import UNetConfig
-from isonb.restore import restore_ldm
+from isonb.restore import restore_network
 from isonb.train import TrainConfig, train
 
 TINY = L.LDMConfig(AutoencoderConfig(ch=8, latent_ch=4), UNetConfig(1, 1, 8, (1, 2, 4)),
@@ -70,7 +71,7 @@ def test_other_config_in_the_same_folder_is_refused(tmp_path, stack):
     train([obs], tmp_path / "w", tiny_config(10), progress=False)
     with pytest.raises(IsonbError, match="exists|holds trained weights"):
         train([obs], tmp_path / "w", tiny_config(10), progress=False)
-    (tmp_path / "w" / L.WEIGHTS).unlink()
+    (tmp_path / "w" / WEIGHTS).unlink()
     with pytest.raises(IsonbError, match="different configuration"):
         train([obs], tmp_path / "w", tiny_config(12), progress=False)
 
@@ -81,13 +82,13 @@ def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack):
     model, card = L.load(tmp_path / "w")
     losses = card["metrics"]["final_losses"]
     assert set(losses) == {"autoencoder", "regressor", "diffusion"}
-    restored, spread = restore_ldm(obs.data, obs.voxel_size, model, samples=2, steps=2,
+    restored, spread = restore_network(obs.data, obs.voxel_size, model, samples=2, steps=2,
                                    progress=False)
     assert restored.shape == case.gt.shape and spread.shape == case.gt.shape
     ours = metrics.evaluate(restored, case.gt)
     cubic = metrics.evaluate(interpolate(obs.data, obs.voxel_size), case.gt)
     assert ours["ssim"] > cubic["ssim"] + 0.05
-    again, _ = restore_ldm(obs.data, obs.voxel_size, model, samples=2, steps=2, progress=False)
+    again, _ = restore_network(obs.data, obs.voxel_size, model, samples=2, steps=2, progress=False)
     assert np.array_equal(restored, again)  # same seed, same volume
 
 

@@ -1,0 +1,131 @@
+"""CARE isotropic reconstruction (Weigert et al. 2018), re-implemented for comparison.
+
+As in CSBDeep's isotropic example: a 2D UNet (depth 2, 32 first filters, 5x5 kernels, two
+convolutions per level, ReLU, residual output, MAE loss, Adam 4e-4, batch 16) trained on xy
+patches degraded into synthetic axial ones, then applied to every xz and yz slice of the
+resliced stack and fused by averaging. The degradation is isonb's own estimate from the
+data (the same one the LDM uses), or, for simulated cases, the true PSF's FWHMs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from ..checkpoint import device, load_model, save_model
+from ..degrade import Degradation
+from ..io import Stack
+from ..psf import FWHM_PER_SIGMA
+
+
+@dataclass
+class CAREConfig:
+    depth: int = 2  # CSBDeep unet_n_depth
+    first: int = 32  # unet_n_first
+    kernel: int = 5  # unet_kern_size for 2D
+
+    @property
+    def multiple(self) -> int:
+        return 2**self.depth
+
+
+class CAREUNet(nn.Module):
+    """CSBDeep's UNet: conv-conv per level, max-pool down, nearest up, residual linear output."""
+
+    def __init__(self, cfg: CAREConfig):
+        super().__init__()
+        self.cfg = cfg
+        k, p = cfg.kernel, cfg.kernel // 2
+
+        def block(cin: int, cout: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(cin, cout, k, padding=p), nn.ReLU(),
+                                 nn.Conv2d(cout, cout, k, padding=p), nn.ReLU())
+
+        chs = [cfg.first * 2**i for i in range(cfg.depth + 1)]
+        self.down = nn.ModuleList([block(1 if i == 0 else chs[i - 1], chs[i])
+                                   for i in range(cfg.depth)])
+        self.middle = block(chs[cfg.depth - 1], chs[cfg.depth])
+        self.up = nn.ModuleList([block(chs[i + 1] + chs[i], chs[i])
+                                 for i in reversed(range(cfg.depth))])
+        self.out = nn.Conv2d(chs[0], 1, 1)
+
+    @property
+    def multiple(self) -> int:
+        return self.cfg.multiple
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips, h = [], x
+        for block in self.down:
+            h = block(h)
+            skips.append(h)
+            h = F.max_pool2d(h, 2)
+        h = self.middle(h)
+        for block in self.up:
+            h = block(torch.cat([F.interpolate(h, scale_factor=2.0), skips.pop()], 1))
+        return x + self.out(h)
+
+
+@dataclass
+class CARETrainConfig:
+    seed: int = 0
+    patch: int = 64
+    n_patches: int = 3000
+    batch: int = 16
+    steps: int = 3000
+    lr: float = 4e-4
+    minutes: float = 0.0  # time cap (0: none)
+    true_fwhm: tuple[float, float] | None = None  # (lateral, axial) µm: the known-PSF variant
+    model: CAREConfig = field(default_factory=CAREConfig)
+
+
+def true_psf_degradation(deg: Degradation, fwhm: tuple[float, float], dx: float) -> Degradation:
+    """The estimated degradation with its axial blur replaced by the true PSF's."""
+    lateral, axial = fwhm
+    sigma = np.sqrt(max(axial**2 - lateral**2, 0.0)) / FWHM_PER_SIGMA / dx
+    return replace(deg, sigma_axial=float(sigma))
+
+
+def train_care(stacks: list[Stack], out: str | Path, cfg: CARETrainConfig | None = None,
+               overwrite: bool = False, progress: bool = True) -> Path:
+    """Train CARE-iso on synthetic (axial, xy) pairs of `stacks`; writes weights + card."""
+    from ..train import prepare  # the same patches and degradation estimate as the LDM
+
+    cfg = cfg or CARETrainConfig()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    data = prepare(stacks, cfg, rng)
+    if cfg.true_fwhm is not None:
+        data.pairs.degradations = [true_psf_degradation(d, cfg.true_fwhm, s.voxel_size[2])
+                                   for d, s in zip(data.degradations, stacks)]
+    dev = device()
+    model = CAREUNet(cfg.model).to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    deadline = time.monotonic() + (cfg.minutes * 60 if cfg.minutes > 0 else float("inf"))
+    t0, losses = time.monotonic(), []
+    for _ in tqdm(range(cfg.steps), desc="CARE", disable=not progress):
+        if time.monotonic() > deadline:
+            break
+        x, y = (torch.from_numpy(a).to(dev) for a in data.pairs.draw(cfg.batch))
+        loss = torch.mean(torch.abs(model(x) - y))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    card = {"train_config": asdict(cfg), "seed": cfg.seed, "steps_done": len(losses),
+            "train_minutes": (time.monotonic() - t0) / 60,
+            "degradation": [asdict(d) for d in data.pairs.degradations],
+            "training_data": [str(s.path) for s in stacks],
+            "loss_first_10": float(np.mean(losses[:10])) if losses else None,
+            "loss_last_10": float(np.mean(losses[-10:])) if losses else None}
+    return save_model(model.eval(), out, "care", card, overwrite)
+
+
+def load_care(folder: str | Path, dev: str | torch.device = "cpu") -> tuple[CAREUNet, dict]:
+    return load_model(folder, "care", lambda c: CAREUNet(CAREConfig(**c)), dev)
