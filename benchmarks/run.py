@@ -26,6 +26,24 @@ from isonb.io import read_stack
 from isonb.simulate import save_case, simulate
 
 HERE = Path(__file__).resolve().parent
+def ldm_minutes(folder: Path) -> str:
+    """The per-stack LDM's training time on this case: the budget the references get."""
+    card = folder / "ldm-quick" / "model.json"
+    return f"{json.loads(card.read_text())['train_minutes'] if card.exists() else 5.0:.2f}"
+
+
+def true_fwhm(folder: Path) -> list[str]:
+    stats = json.loads((folder / "meta.json").read_text())["stats"]
+    return [f"{stats['psf_fwhm_lateral_um']:.4f}", f"{stats['psf_fwhm_axial_um']:.4f}"]
+
+
+def reference(method: str, out: str, extra: list[str] | None = None):
+    """Training arguments of a reference method with the LDM's budget on the same stack."""
+    return lambda d: ["train", str(d / "observed.tif"), "--method", method, "--out",
+                      str(d / out), "--overwrite", "--seed", "0", "--minutes", ldm_minutes(d),
+                      *(extra(d) if extra else [])]
+
+
 # method -> (table label, restore arguments, training arguments or None), given the case folder
 METHODS = {
     "linear": ("linear interpolation", lambda d: ["--method", "linear"], None),
@@ -36,6 +54,18 @@ METHODS = {
                   lambda d: ["--method", "ldm", "--weights", str(d / "ldm-quick")],
                   lambda d: ["train", str(d / "observed.tif"), "--out", str(d / "ldm-quick"),
                              "--quick", "--overwrite", "--seed", "0"]),
+    "ldm-shipped": ("ours (LDM, shipped weights)",
+                    lambda d: ["--method", "ldm", "--weights", str(HERE.parent / "weights")],
+                    None),
+    "care": ("CARE-iso (estimated PSF, same budget)",
+             lambda d: ["--method", "care", "--weights", str(d / "care")],
+             reference("care", "care")),
+    "care-truepsf": ("CARE-iso (true PSF FWHM, same budget)",
+                     lambda d: ["--method", "care", "--weights", str(d / "care-truepsf")],
+                     reference("care", "care-truepsf", lambda d: ["--psf-fwhm", *true_fwhm(d)])),
+    "selfnet": ("Self-Net (same budget)",
+                lambda d: ["--method", "selfnet", "--weights", str(d / "selfnet")],
+                reference("selfnet", "selfnet")),
 }
 KEYS = ("ssim", "psnr", "mse", "coc", "ssim_xy")
 

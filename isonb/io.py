@@ -77,6 +77,17 @@ def read_image(path: str | Path) -> np.ndarray:
     return data.astype(np.float32, copy=False)
 
 
+def find_stacks(folder: str | Path) -> list[Path]:
+    """The .tif / .tiff files of a folder, sorted; an error naming the folder when none."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise fail(folder, "is not a folder", "give the folder that holds your .tif stacks")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".tif", ".tiff"))
+    if not paths:
+        raise fail(folder, "holds no .tif or .tiff file", "copy your stacks there")
+    return paths
+
+
 def write_stack(
     path: str | Path,
     data: np.ndarray,

@@ -116,3 +116,29 @@ def spectral_ratio(vol: np.ndarray, cutoff: float = 0.25) -> float:
         return float(power[f >= cutoff].sum() / power[1:].sum())
 
     return high_share(0) / high_share(2)
+
+
+def markdown_table(rows: list[dict], keys: tuple[str, ...] = ("ssim", "psnr", "mse", "coc",
+                                                               "ssim_xy")) -> str:
+    """Rows of scores (each with a "method" and optionally a "stack") as a markdown table."""
+    head = [k for k in ("stack", "method") if any(k in r for r in rows)]
+    cols = [k for k in keys if any(k in r for r in rows)]
+    lines = ["| " + " | ".join(head + cols) + " |", "|" + "---|" * (len(head) + len(cols))]
+    for r in rows:
+        cells = [str(r.get(k, "")) for k in head]
+        cells += [f"{r[k]:.4f}" if k in r and k != "psnr" else f"{r.get(k, float('nan')):.2f}"
+                  for k in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_csv(rows: list[dict], path: str) -> str:
+    """Rows of scores as CSV (columns: union of the rows' keys, in order of appearance)."""
+    import csv
+
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -68,6 +68,13 @@ class TrainConfig:
         return cls(**{**base, **overrides})
 
     @classmethod
+    def smoke(cls, **overrides) -> TrainConfig:
+        """A minute-long run that only proves the pipeline works (notebooks in CI)."""
+        base = dict(n_patches=200, autoencoder_steps=40, regressor_steps=60,
+                    diffusion_steps=40, checkpoint_every=20)
+        return cls(**{**base, **overrides})
+
+    @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         return cls(**{**d, "model": LDMConfig.from_dict(d["model"])})
 

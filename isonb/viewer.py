@@ -1,10 +1,17 @@
-"""Pictures of volumes: side-by-side xy / xz / yz comparisons saved as PNG."""
+"""Looking at volumes: side-by-side xy / xz / yz pictures, an interactive slice viewer with
+synced sliders, line profiles with FWHM, and the plots the notebooks show.
+
+Everything works without widgets (static matplotlib figures); with ipywidgets (JupyterLab,
+classic Notebook, Colab) `view` adds sliders for z / y / x, a view switch and contrast.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+
+from .psf import fwhm_1d
 
 
 def orthogonal_views(vol: np.ndarray, z: int | None = None, y: int | None = None,
@@ -23,35 +30,194 @@ def display_range(vol: np.ndarray, pmin: float = 0.5, pmax: float = 99.8) -> tup
     return float(lo), float(hi if hi > lo else lo + 1)
 
 
-def save_comparison(volumes: dict[str, np.ndarray], path: str | Path,
-                    views: tuple[str, ...] = ("xy", "xz"), aspect: dict | None = None) -> Path:
-    """One column per volume (e.g. input / restored / ground truth), one row per view.
-
-    All volumes must share the isotropic grid; each is shown with its own percentile contrast.
-    """
+def _plt():
     import matplotlib
 
-    matplotlib.use("Agg", force=False)
+    if matplotlib.get_backend().lower() not in ("module://matplotlib_inline.backend_inline",
+                                                "nbagg", "widget", "ipympl"):
+        matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def comparison_figure(volumes: dict[str, np.ndarray], views: tuple[str, ...] = ("xy", "xz"),
+                      point: tuple[int, int, int] | None = None,
+                      percentiles: tuple[float, float] = (0.5, 99.8)):
+    """A figure with one column per volume and one row per view, all through `point`."""
+    plt = _plt()
     names = list(volumes)
-    first = orthogonal_views(volumes[names[0]])
+    z, y, x = point if point is not None else (None, None, None)
+    first = orthogonal_views(volumes[names[0]], z, y, x)
     heights = [first[v].shape[0] / first[v].shape[1] for v in views]
     fig, axes = plt.subplots(len(views), len(names), squeeze=False,
                              figsize=(3.2 * len(names), 3.2 * sum(heights) + 0.4 * len(views)),
                              gridspec_kw={"height_ratios": heights})
     for j, name in enumerate(names):
         vol = volumes[name]
-        lo, hi = display_range(vol)
-        planes = orthogonal_views(vol)
+        lo, hi = display_range(vol, *percentiles)
+        planes = orthogonal_views(vol, z, y, x)
         for i, view in enumerate(views):
             ax = axes[i, j]
             ax.imshow(planes[view], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
             ax.set_title(f"{name} ({view})", fontsize=10)
             ax.axis("off")
     fig.tight_layout()
+    return fig
+
+
+def save_comparison(volumes: dict[str, np.ndarray], path: str | Path,
+                    views: tuple[str, ...] = ("xy", "xz")) -> Path:
+    """Save `comparison_figure` as a PNG (e.g. input / restored / ground truth)."""
+    plt = _plt()
+    fig = comparison_figure(volumes, views)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def profiles(vol: np.ndarray, point: tuple[int, int, int], half: int = 12
+             ) -> dict[str, np.ndarray]:
+    """Intensity through `point` along z (axial) and along x (lateral), `half` px each side."""
+    z, y, x = point
+    return {"axial (z)": vol[max(z - half, 0):z + half + 1, y, x],
+            "lateral (x)": vol[z, y, max(x - half, 0):x + half + 1]}
+
+
+def profile_figure(volumes: dict[str, np.ndarray], point: tuple[int, int, int],
+                   spacing: float = 1.0, half: int = 12):
+    """Line profiles through `point` in every volume, axial vs lateral, with their FWHM."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3))
+    for name, vol in volumes.items():
+        for ax, (direction, prof) in zip(axes, profiles(vol, point, half).items()):
+            p = (prof - prof.min()) / max(float(np.ptp(prof)), 1e-12)
+            w = fwhm_1d(prof, spacing)
+            ax.plot((np.arange(len(p)) - len(p) // 2) * spacing, p,
+                    label=f"{name}: FWHM {w:.2f}" if np.isfinite(w) else name)
+            ax.set_title(direction)
+    for ax in axes:
+        ax.set_xlabel("µm" if spacing != 1.0 else "px")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def brightest_point(vol: np.ndarray, margin: int = 12) -> tuple[int, int, int]:
+    """The brightest voxel away from the borders: a handy default for line profiles."""
+    inner = vol[margin:-margin, margin:-margin, margin:-margin]
+    idx = np.unravel_index(int(np.argmax(inner)), inner.shape)
+    return tuple(int(i) + margin for i in idx)  # type: ignore[return-value]
+
+
+def widgets_available() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
+
+
+def view(volumes: dict[str, np.ndarray], spacing: float = 1.0, interactive: bool | None = None):
+    """Show volumes side by side: a static picture, plus (with widgets) a slice viewer with
+    synced z / y / x sliders, a view switch, percentile contrast and line profiles."""
+    from IPython.display import display
+
+    plt = _plt()
+    interactive = widgets_available() if interactive is None else interactive
+    if not interactive:
+        fig = comparison_figure(volumes, ("xy", "xz", "yz"))
+        display(fig)
+        plt.close(fig)
+        return None
+    import ipywidgets as w
+
+    nz, ny, nx = next(iter(volumes.values())).shape
+    z = w.IntSlider(nz // 2, 0, nz - 1, description="z")
+    y = w.IntSlider(ny // 2, 0, ny - 1, description="y")
+    x = w.IntSlider(nx // 2, 0, nx - 1, description="x")
+    views = w.SelectMultiple(options=["xy", "xz", "yz"], value=["xy", "xz"], description="views")
+    contrast = w.FloatRangeSlider(value=(0.5, 99.8), min=0, max=100, step=0.1,
+                                  description="contrast %")
+    show_profiles = w.Checkbox(False, description="line profiles through (z, y, x)")
+
+    def draw(z, y, x, views, contrast, show_profiles):
+        fig = comparison_figure(volumes, tuple(views) or ("xy",), (z, y, x), contrast)
+        plt.show()
+        plt.close(fig)
+        if show_profiles:
+            fig = profile_figure(volumes, (z, y, x), spacing)
+            plt.show()
+            plt.close(fig)
+
+    out = w.interactive_output(draw, dict(z=z, y=y, x=x, views=views, contrast=contrast,
+                                          show_profiles=show_profiles))
+    ui = w.VBox([w.HBox([z, y, x]), w.HBox([views, contrast, show_profiles]), out])
+    display(ui)
+    return ui
+
+
+def montage(patches: np.ndarray, n: int = 16, title: str = ""):
+    """The first `n` patches in a grid."""
+    plt = _plt()
+    n = min(n, len(patches))
+    cols = min(8, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, p in zip(axes.ravel(), patches[:n]):
+        ax.imshow(p, cmap="gray", interpolation="nearest")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def degradation_figure(sigma_axial_px: float, dx: float, lateral_fwhm_um: float | None = None):
+    """The estimated extra axial blur as a profile next to the lateral one (when known)."""
+    plt = _plt()
+    r = np.linspace(-4 * max(sigma_axial_px, 1.0), 4 * max(sigma_axial_px, 1.0), 201) * dx
+    fig, ax = plt.subplots(figsize=(5, 3))
+    s = max(sigma_axial_px * dx, 1e-9)
+    ax.plot(r, np.exp(-0.5 * (r / s) ** 2), label=f"extra axial blur, FWHM {2.355 * s:.2f} µm")
+    if lateral_fwhm_um:
+        sl = lateral_fwhm_um / 2.355
+        ax.plot(r, np.exp(-0.5 * (r / sl) ** 2),
+                label=f"lateral PSF, FWHM {lateral_fwhm_um:.2f} µm")
+    ax.set_xlabel("µm")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def metric_bars(rows: list[dict], keys: tuple[str, ...] = ("ssim", "psnr", "coc", "ssim_xy")):
+    """One bar chart per metric, one bar per method (rows as from `metrics.evaluate`)."""
+    plt = _plt()
+    methods = [r["method"] for r in rows]
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3))
+    for ax, k in zip(axes, keys):
+        ax.bar(range(len(rows)), [r[k] for r in rows], color="tab:blue")
+        ax.set_xticks(range(len(rows)), methods, rotation=60, ha="right", fontsize=8)
+        ax.set_title(k)
+    fig.tight_layout()
+    return fig
+
+
+def error_maps(volumes: dict[str, np.ndarray], gt: np.ndarray, y: int | None = None):
+    """|prediction - ground truth| on the central xz plane, after the benchmark's scaling."""
+    from .metrics import affine_fit, scale_gt
+
+    plt = _plt()
+    g = scale_gt(gt)
+    y = gt.shape[1] // 2 if y is None else y
+    fig, axes = plt.subplots(1, len(volumes), figsize=(3.2 * len(volumes), 2.2), squeeze=False)
+    for ax, (name, vol) in zip(axes[0], volumes.items()):
+        err = np.abs(affine_fit(vol[:, y], g[:, y]) - g[:, y])
+        ax.imshow(err, cmap="magma", vmin=0, vmax=0.5)
+        ax.set_title(f"{name}: |error| (xz)", fontsize=9)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig

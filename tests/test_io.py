@@ -118,3 +118,15 @@ def test_planar_rgb_samples_count_as_channels(tmp_path):
     tifffile.imwrite(path, data, photometric="rgb", planarconfig="separate")
     with pytest.raises(IsonbError, match=r"rgb\.tif.*3 channel.*--channel"):
         read_stack(path)
+
+
+def test_find_stacks(tmp_path):
+    from isonb.io import find_stacks
+
+    with pytest.raises(IsonbError, match="no .tif"):
+        find_stacks(tmp_path)
+    for name in ("b.tif", "a.TIFF", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in find_stacks(tmp_path)] == ["a.TIFF", "b.tif"]
+    with pytest.raises(IsonbError, match="not a folder"):
+        find_stacks(tmp_path / "b.tif")

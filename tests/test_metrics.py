@@ -73,3 +73,13 @@ def test_spectral_ratio_is_one_for_isotropic_and_below_for_axial_blur():
     iso = ndimage.gaussian_filter(noise, 1.0)
     assert M.spectral_ratio(iso) == pytest.approx(1.0, abs=0.05)
     assert M.spectral_ratio(ndimage.gaussian_filter(noise, (3.0, 1.0, 1.0))) < 0.2
+
+
+def test_markdown_table_and_csv(tmp_path):
+    rows = [{"method": "cubic", "ssim": 0.5, "psnr": 22.123}, {"method": "ours", "ssim": 0.7,
+                                                              "psnr": 25.0}]
+    table = M.markdown_table(rows)
+    assert table.splitlines()[0] == "| method | ssim | psnr |"
+    assert "| ours | 0.7000 | 25.00 |" in table
+    text = open(M.write_csv(rows, str(tmp_path / "m.csv"))).read()
+    assert text.splitlines()[0] == "method,ssim,psnr" and "22.123" in text

@@ -1,0 +1,32 @@
+"""The four notebooks run top to bottom, headless, from a clean kernel, in quick mode."""
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ["01_prepare_data", "02_train", "03_inference", "04_evaluate"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return tmp_path_factory.mktemp("notebooks")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_runs_in_quick_mode(name, workdir, monkeypatch):
+    monkeypatch.setenv("ISONB_QUICK", "1")
+    monkeypatch.setenv("ISONB_CACHE", str(workdir / "cache"))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    nb = nbformat.read(ROOT / f"{name}.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(workdir)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors
+    assert os.path.exists(workdir / "isonb-work" / "manifest.json")
+    if name == "04_evaluate":
+        assert (workdir / "isonb-work" / "metrics.csv").read_text().count("\n") >= 3
