@@ -186,7 +186,10 @@ def cmd_demo(a: argparse.Namespace) -> int:
     print("rl = Richardson-Lucy with the simulation's true PSF, 20 iterations; "
           "ldm = isonb with the shipped weights" if "ldm" in methods else
           "rl = Richardson-Lucy with the true PSF; no shipped weights in weights/, so no ldm row")
-    picture = save_comparison({**results, "ground truth": gt}, out / "comparison.png")
+    shown = {**results, "ground truth": gt}
+    if "ldm" in methods:
+        shown["uncertainty (ldm)"] = spread
+    picture = save_comparison(shown, out / "comparison.png")
     (out / "metrics.json").write_text(json.dumps(rows, indent=2))
     print(f"{'method':>8s} {'SSIM':>7s} {'PSNR':>7s} {'MSE':>9s} {'CoC':>7s} {'xy-SSIM':>8s} "
           f"{'time (s)':>9s}")

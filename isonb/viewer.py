@@ -122,16 +122,17 @@ def widgets_available() -> bool:
 
 
 def view(volumes: dict[str, np.ndarray], spacing: float = 1.0, interactive: bool | None = None):
-    """Show volumes side by side: a static picture, plus (with widgets) a slice viewer with
-    synced z / y / x sliders, a view switch, percentile contrast and line profiles."""
+    """Show volumes side by side: a static picture (kept in saved notebooks), plus (with
+    widgets) a slice viewer with synced z / y / x sliders, a view switch, percentile contrast
+    and line profiles."""
     from IPython.display import display
 
     plt = _plt()
     interactive = widgets_available() if interactive is None else interactive
+    fig = comparison_figure(volumes, ("xy", "xz", "yz"))  # also what a saved notebook shows
+    display(fig)
+    plt.close(fig)
     if not interactive:
-        fig = comparison_figure(volumes, ("xy", "xz", "yz"))
-        display(fig)
-        plt.close(fig)
         return None
     import ipywidgets as w
 

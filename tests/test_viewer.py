@@ -1,0 +1,39 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+
+from isonb import viewer as V  # noqa: E402
+
+
+def test_orthogonal_views_and_profiles():
+    vol = np.zeros((20, 30, 40))
+    vol[10, 15, 20] = 1.0
+    planes = V.orthogonal_views(vol)
+    assert planes["xy"].shape == (30, 40) and planes["xz"].shape == (20, 40)
+    assert planes["yz"].shape == (20, 30)
+    assert V.brightest_point(vol, margin=2) == (10, 15, 20)
+    prof = V.profiles(vol, (10, 15, 20), half=5)
+    assert prof["axial (z)"].argmax() == 5 and prof["lateral (x)"].argmax() == 5
+
+
+def test_figures_are_made_and_saved(tmp_path):
+    rng = np.random.default_rng(0)
+    vols = {"a": rng.random((16, 32, 32)), "b": rng.random((16, 32, 32))}
+    path = V.save_comparison(vols, tmp_path / "c.png", views=("xy", "xz", "yz"))
+    assert path.stat().st_size > 1000
+    fig = V.comparison_figure(vols, ("xz",), point=(3, 4, 5), percentiles=(1, 99))
+    assert len(fig.axes) == 2
+    assert len(V.profile_figure(vols, (8, 16, 16)).axes) == 2
+    rows = [{"method": "a", "ssim": 0.5, "psnr": 20, "coc": 0.9, "ssim_xy": 0.5}]
+    assert len(V.metric_bars(rows).axes) == 4
+    assert len(V.error_maps(vols, vols["a"]).axes) == 2
+    assert len(V.montage(vols["a"], 8).axes) == 8
+
+
+def test_view_without_widgets_shows_a_static_picture(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    assert V.view({"a": np.random.default_rng(1).random((8, 16, 16))}, interactive=False) is None
+    assert len(shown) == 1 and hasattr(shown[0], "savefig")
