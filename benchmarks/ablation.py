@@ -25,8 +25,7 @@ from isonb.io import read_stack
 from isonb.restore import restore_network
 
 HERE = Path(__file__).resolve().parent
-CASES = ["membranes-confocal1.0-z2-snr10", "mixed-gauss9-z2-snr8",
-         "canaliculi-confocal0.8-z4-snr5"]
+CASES = ["membranes-confocal1.0-z2-snr10", "mixed-gauss9-z2-snr8"]
 CROP = (slice(None), slice(64, 192), slice(64, 192))
 
 
