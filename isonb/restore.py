@@ -19,7 +19,15 @@ from .checkpoint import device, to_numpy
 from .errors import IsonbError
 from .io import VoxelSize
 from .ldm import LDM, pad_to
-from .volume import denormalize, iter_tiles, normalize, percentile_range, reslice_isotropic
+from .volume import (
+    denormalize,
+    iter_tiles,
+    normalize,
+    percentile_range,
+    reslice_isotropic,
+    xz_planes,
+    yz_planes,
+)
 
 CLASSIC_METHODS = ("linear", "cubic", "rl")
 NETWORKS = ("ldm", "care", "selfnet")  # trained per stack (or shipped, for the LDM)
@@ -119,8 +127,8 @@ def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn
     lo, hi = percentile_range(observed)
     iso = reslice_isotropic(normalize(observed, lo, hi), dz, dx, order=3)
     kw = dict(samples=samples, steps=steps, seed=seed, batch=batch, progress=progress)
-    xz_mean, xz_std = restore_slices(model, iso.transpose(1, 0, 2), **kw)  # (y, z, x)
-    yz_mean, yz_std = restore_slices(model, iso.transpose(2, 0, 1), **kw)  # (x, z, y)
+    xz_mean, xz_std = restore_slices(model, xz_planes(iso), **kw)  # (y, z, x)
+    yz_mean, yz_std = restore_slices(model, yz_planes(iso), **kw)  # (x, z, y)
     fused = 0.5 * (xz_mean.transpose(1, 0, 2) + yz_mean.transpose(1, 2, 0))
     spread = np.sqrt(0.5 * (xz_std.transpose(1, 0, 2) ** 2 + yz_std.transpose(1, 2, 0) ** 2))
     return denormalize(fused, lo, hi), (spread * (hi - lo)).astype(np.float32)

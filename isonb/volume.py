@@ -69,11 +69,6 @@ def reslice_isotropic(vol: np.ndarray, dz: float, dx: float, order: int = 3) -> 
 # --- planes --------------------------------------------------------------------------------
 
 
-def xy_planes(vol: np.ndarray) -> np.ndarray:
-    """(z, y, x) -> stack of xy planes (z, y, x)."""
-    return vol
-
-
 def xz_planes(vol: np.ndarray) -> np.ndarray:
     """(z, y, x) -> stack of xz planes (y, z, x); each plane has z as its first axis."""
     return vol.transpose(1, 0, 2)
@@ -82,11 +77,6 @@ def xz_planes(vol: np.ndarray) -> np.ndarray:
 def yz_planes(vol: np.ndarray) -> np.ndarray:
     """(z, y, x) -> stack of yz planes (x, z, y); each plane has z as its first axis."""
     return vol.transpose(2, 0, 1)
-
-
-def axial_planes(vol: np.ndarray) -> list[np.ndarray]:
-    """Both families of axial planes, [xz (y, z, x), yz (x, z, y)]."""
-    return [xz_planes(vol), yz_planes(vol)]
 
 
 # --- patches ---------------------------------------------------------------------------------
