@@ -112,8 +112,7 @@ def cmd_restore(a: argparse.Namespace) -> int:
 
 def cmd_train(a: argparse.Namespace) -> int:
     from . import quick_mode
-    from .baselines.care import CARETrainConfig, train_care
-    from .baselines.selfnet import SelfNetTrainConfig, train_selfnet
+    from .baselines import train_reference
     from .train import TrainConfig, train
 
     stacks = [read_stack(p, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
@@ -126,17 +125,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.method == "ldm":
         train(stacks, a.out, TrainConfig.quick(**kw) if quick else TrainConfig(**kw),
               overwrite=a.overwrite)
-    elif a.method == "care":
-        cfg = CARETrainConfig(**kw, true_fwhm=tuple(a.psf_fwhm) if a.psf_fwhm else None)
-        cfg.steps = 600 if quick else cfg.steps
-        print(f"CARE-iso: seed {cfg.seed}, {cfg.steps} steps"
-              + (f", true PSF FWHM {cfg.true_fwhm} µm" if cfg.true_fwhm else ""))
-        train_care(stacks, a.out, cfg, overwrite=a.overwrite)
     else:
-        cfg = SelfNetTrainConfig(**kw)
-        cfg.steps = 100 if quick else cfg.steps
-        print(f"Self-Net: seed {cfg.seed}, {cfg.steps} iterations")
-        train_selfnet(stacks, a.out, cfg, overwrite=a.overwrite)
+        train_reference(a.method, stacks, a.out, **kw, mode="quick" if quick else "full",
+                        true_fwhm=a.psf_fwhm, overwrite=a.overwrite)
     print(f"weights -> {a.out}")
     return 0
 

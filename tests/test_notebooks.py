@@ -1,5 +1,6 @@
 """The four notebooks run top to bottom, headless, from a clean kernel, in quick mode."""
 
+import json
 import os
 from pathlib import Path
 
@@ -28,5 +29,10 @@ def test_notebook_runs_in_quick_mode(name, workdir, monkeypatch):
               if o.get("output_type") == "error"]
     assert not errors
     assert os.path.exists(workdir / "isonb-work" / "manifest.json")
+    if name == "02_train":  # the LDM and both reference methods, trained on the same stacks
+        models = json.loads((workdir / "isonb-work" / "models.json").read_text())
+        assert sorted(models) == ["care", "ldm", "selfnet"]
     if name == "04_evaluate":
-        assert (workdir / "isonb-work" / "metrics.csv").read_text().count("\n") >= 3
+        table = (workdir / "isonb-work" / "metrics.csv").read_text()
+        for method in ("input (cubic)", "Richardson-Lucy", "CARE-iso", "Self-Net", "isonb LDM"):
+            assert method in table

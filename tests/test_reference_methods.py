@@ -1,5 +1,6 @@
 import pytest
 
+from isonb.baselines import train_reference
 from isonb.baselines.care import CAREConfig, CARETrainConfig, load_care, train_care
 from isonb.baselines.selfnet import (
     SelfNetConfig,
@@ -80,3 +81,19 @@ def test_weights_of_another_method_are_refused(tmp_path, case):
                  "--weights", str(tmp_path / "care")]) == 0
     assert read_stack(tmp_path / "r.tif").data.shape == c.gt.shape
     assert main(["restore", str(path), str(tmp_path / "r2.tif"), "--method", "selfnet"]) == 2
+
+
+def test_train_reference_smoke_mode_trains_a_small_selfnet_and_checks_its_arguments(tmp_path,
+                                                                                     case):
+    c, _ = case
+    stack = Stack(c.observed, c.voxel_size, tmp_path / "s.tif")
+    train_reference("selfnet", [stack], tmp_path / "sn", mode="smoke", patch=32, progress=False)
+    model, card = load_selfnet(tmp_path / "sn")
+    assert card["steps_done"] == 10 and card["train_config"]["model"]["ngf"] == 16
+    assert model.cfg.blocks == 2
+    with pytest.raises(ValueError, match="--method care"):
+        train_reference("selfnet", [stack], tmp_path / "x", true_fwhm=(0.2, 0.8))
+    with pytest.raises(ValueError, match="choose one of care, selfnet"):
+        train_reference("ldm", [stack], tmp_path / "x")
+    with pytest.raises(ValueError, match="choose one of full, quick, smoke"):
+        train_reference("care", [stack], tmp_path / "x", mode="fast")

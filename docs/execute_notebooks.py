@@ -1,0 +1,38 @@
+"""Execute the four notebooks in place, top to bottom, from clean kernels: their committed outputs.
+
+    python docs/execute_notebooks.py        # default settings (ISONB_QUICK unset), saves outputs
+
+Runs in the repository root, so the notebooks pass their results through ./isonb-work
+(not committed). The tests run the same notebooks in quick mode without saving them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ["01_prepare_data", "02_train", "03_inference", "04_evaluate"]
+
+
+def main() -> None:
+    if os.environ.get("ISONB_QUICK", "") not in ("", "0"):
+        raise SystemExit("ISONB_QUICK is set: the committed outputs are those of the default "
+                         "settings. Fix: unset ISONB_QUICK")
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    for name in NOTEBOOKS:
+        path = ROOT / f"{name}.ipynb"
+        nb = nbformat.read(path, as_version=4)
+        t = time.perf_counter()
+        NotebookClient(nb, timeout=None, kernel_name="python3",
+                       resources={"metadata": {"path": str(ROOT)}}).execute()
+        nbformat.write(nb, path)
+        print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
