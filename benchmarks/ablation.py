@@ -5,9 +5,11 @@
 Uses the per-stack models that run.py trained (benchmarks/cache/<case>/ldm-quick) and, to
 keep it to minutes, the central 128x128 lateral crop of each case (all planes). Variants:
   cubic                  the input, cubic-resliced
-  regressor only         x_hat = x + R(x), no autoencoder, no diffusion
-  regressor + AE         D(E(x_hat)): what the latent space alone costs
-  LDM, K=1 / 2 / 4       the full model, mean of K DDIM samples (4 steps; K=2 is the default)
+  regressor only         x_hat = x + R(x): the refine weight set to 0
+  regressor + AE         D(E(x_hat)): what passing through the latent space alone costs
+  LDM, full correction   x_hat + (mean_k x_k - D(E(x_hat))): the refine weight set to 1, K=2
+  LDM, K=2 (default)     the calibrated refine weight, mean of K=2 DDIM samples (4 steps)
+  LDM, K=4               the same with 4 samples
 Writes benchmarks/results/ablation.md.
 """
 
@@ -25,14 +27,9 @@ from isonb.io import read_stack
 from isonb.restore import restore_network
 
 HERE = Path(__file__).resolve().parent
-CASES = ["membranes-confocal1.0-z2-snr10", "mixed-gauss9-z2-snr8"]
+CASES = ["canaliculi-confocal0.8-z4-snr5", "membranes-confocal1.0-z2-snr10",
+         "mixed-gauss9-z2-snr8"]
 CROP = (slice(None), slice(64, 192), slice(64, 192))
-
-
-class RegressorOnly(ldm_lib.LDM):
-    @torch.no_grad()
-    def restore(self, x, noise, steps):
-        return self.estimate(x)[None]
 
 
 class RegressorAE(ldm_lib.LDM):
@@ -41,9 +38,12 @@ class RegressorAE(ldm_lib.LDM):
         return self.autoencoder.decode(self.autoencoder.encode(self.estimate(x)))[None]
 
 
-def variant(model: ldm_lib.LDM, cls: type) -> ldm_lib.LDM:
+def variant(model: ldm_lib.LDM, cls: type = ldm_lib.LDM, weight: float | None = None
+            ) -> ldm_lib.LDM:
     other = cls(model.cfg)
     other.load_state_dict(model.state_dict())
+    if weight is not None:
+        other.refine_weight.fill_(weight)
     return other.eval()
 
 
@@ -56,15 +56,16 @@ def main() -> None:
         data = obs.data[CROP]
         model, _ = ldm_lib.load(folder / "ldm-quick")
         results = {"cubic": interpolate(data, obs.voxel_size)}
-        for label, m, k in [("regressor only", variant(model, RegressorOnly), 1),
+        w = float(model.refine_weight)
+        for label, m, k in [("regressor only", variant(model, weight=0.0), 1),
                             ("regressor + AE", variant(model, RegressorAE), 1),
-                            ("LDM, K=1", model, 1), ("LDM, K=2 (default)", model, 2),
-                            ("LDM, K=4", model, 4)]:
+                            ("LDM, full correction", variant(model, weight=1.0), 2),
+                            ("LDM, K=2 (default)", model, 2), ("LDM, K=4", model, 4)]:
             results[label], _ = restore_network(data, obs.voxel_size, m, samples=k, progress=False)
         for label, vol in results.items():
             s = metrics.evaluate(vol, gt)
-            rows.append((name, label, s))
-            print(f"{name:32s} {label:20s} SSIM {s['ssim']:.4f} PSNR {s['psnr']:.2f} "
+            rows.append((name, label, s, w))
+            print(f"{name:32s} {label:20s} (w {w:.2f}) SSIM {s['ssim']:.4f} PSNR {s['psnr']:.2f} "
                   f"xy-SSIM {s['ssim_xy']:.4f}", flush=True)
     labels = list(dict.fromkeys(r[1] for r in rows))
     lines = ["# LDM ablation", "", "Made by `python benchmarks/ablation.py` (see its docstring): "
@@ -75,10 +76,10 @@ def main() -> None:
         m = {k: np.mean([s[k] for s in sel]) for k in sel[0]}
         lines.append(f"| {label} | {m['ssim']:.4f} | {m['psnr']:.2f} | {m['mse']:.5f} | "
                      f"{m['coc']:.4f} | {m['ssim_xy']:.4f} |")
-    lines += ["", "Per case:", "", "| case | variant | SSIM | PSNR | xy-SSIM |",
-              "|---|---|---|---|---|"]
-    lines += [f"| {c} | {v} | {s['ssim']:.4f} | {s['psnr']:.2f} | {s['ssim_xy']:.4f} |"
-              for c, v, s in rows]
+    lines += ["", "Per case (w: the model's calibrated refine weight):", "",
+              "| case | w | variant | SSIM | PSNR | xy-SSIM |", "|---|---|---|---|---|---|"]
+    lines += [f"| {c} | {w:.2f} | {v} | {s['ssim']:.4f} | {s['psnr']:.2f} | {s['ssim_xy']:.4f} |"
+              for c, v, s, w in rows]
     (HERE / "results" / "ablation.md").write_text("\n".join(lines) + "\n")
 
 

@@ -141,10 +141,28 @@ class PairSampler:
         self.source = source  # (n,) stack index of each patch
         self.rng = rng
 
-    def draw(self, batch: int) -> tuple[np.ndarray, np.ndarray]:
-        """(inputs, targets), each (batch, 1, p, p) float32."""
+    def split(self, every: int) -> tuple[PairSampler, PairSampler]:
+        """(every `every`-th patch, the others): held-out and training samplers."""
+        held = np.arange(len(self.patches)) % every == 0
+        return (PairSampler(self.patches[held], self.degradations, self.source[held], self.rng),
+                PairSampler(self.patches[~held], self.degradations, self.source[~held],
+                            self.rng))
+
+    def draw(self, batch: int, recorrupt: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """(inputs, targets), each (batch, 1, p, p) float32.
+
+        With `recorrupt` = a > 0, the pair is recorrupted (R2R, Pang et al. 2021): with
+        z ~ N(0, noise_std^2), the input is degraded from y + a z and the target is
+        y - z / a. Their noises are uncorrelated, so a network trained with a mean loss learns
+        the noise-free image rather than the noisy xy plane.
+        """
         idx = self.rng.integers(0, len(self.patches), batch)
-        targets = np.stack([augment(self.patches[i], self.rng, lateral=True) for i in idx])
-        inputs = np.stack([synthesize_axial(t, self.degradations[self.source[i]], self.rng)
-                           for t, i in zip(targets, idx)])
+        clean = np.stack([augment(self.patches[i], self.rng, lateral=True) for i in idx])
+        sources, targets = clean, clean
+        if recorrupt > 0:
+            std = np.array([self.degradations[self.source[i]].noise_std for i in idx])
+            z = self.rng.normal(0.0, 1.0, clean.shape) * std[:, None, None]
+            sources, targets = clean + recorrupt * z, clean - z / recorrupt
+        inputs = np.stack([synthesize_axial(s, self.degradations[self.source[i]], self.rng)
+                           for s, i in zip(sources, idx)])
         return inputs[:, None].astype(np.float32), targets[:, None].astype(np.float32)

@@ -3,9 +3,14 @@
 Restoring one axial image x (z first, normalised, on the isotropic grid):
   1. a regression UNet gives a first estimate   x_hat = x + R(x)
   2. in the autoencoder's latent space, diffusion samples the residual the estimate misses,
-     conditioned on E(x_hat) and E(x):          r ~ p(r | E(x_hat), E(x))   (DDIM, few steps)
-  3. the restored image is                       D(E(x_hat) + r * residual_scale)
-The mean of K samples is the output (an MMSE estimate), their spread the uncertainty.
+     conditioned on E(x_hat) and E(x):          r_k ~ p(r | E(x_hat), E(x))   (DDIM, few steps)
+  3. each sample, decoded, is a restored image   x_k = D(E(x_hat) + r_k * residual_scale)
+  4. the output is the estimate plus the samples' mean correction, measured in image space
+     so that the autoencoder's own error cancels:
+                                                 x_hat + w * (mean_k x_k - D(E(x_hat)))
+The refine weight w is fitted after training on held-out synthetic pairs (least squares,
+no ground truth): it is how much of the diffusion's correction helps on average. The
+uncertainty is the spread of the samples x_k.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class LDM(torch.nn.Module):
         self.regressor = UNet(cfg.regressor)
         self.denoiser = UNet(cfg.denoiser)
         self.register_buffer("residual_scale", torch.ones(()))
+        self.register_buffer("refine_weight", torch.ones(()))
 
     @property
     def multiple(self) -> int:
@@ -70,19 +76,28 @@ class LDM(torch.nn.Module):
         return z_hat, torch.cat([z_hat, self.autoencoder.encode(x)], 1)
 
     @torch.no_grad()
-    def restore(self, x: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
-        """Restore a batch (B, 1, H, W) once per noise sample: (K, B, 1, H, W).
-
-        `noise` is (K, C, H/4, W/4), shared by every image of the batch, so neighbouring
-        slices restored with the same noise stay consistent (no stripes).
-        """
+    def samples(self, x: torch.Tensor, noise: torch.Tensor, steps: int
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x_hat, D(E(x_hat)), decoded samples (K, B, 1, H, W)) for a batch (B, 1, H, W)."""
         x_hat = self.estimate(x)
         z_hat, cond = self.condition(x, x_hat)
         out = []
         for eps in noise:
             r = ddim_sample(self.denoiser, cond, eps.expand(x.shape[0], -1, -1, -1), steps)
             out.append(self.autoencoder.decode(z_hat + r * self.residual_scale))
-        return torch.stack(out)
+        return x_hat, self.autoencoder.decode(z_hat), torch.stack(out)
+
+    @torch.no_grad()
+    def restore(self, x: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
+        """Restore a batch (B, 1, H, W) once per noise sample: (K, B, 1, H, W).
+
+        Their mean is x_hat + w * (mean_k x_k - D(E(x_hat))), their spread that of the x_k.
+        `noise` is (K, C, H/4, W/4), shared by every image of the batch, so neighbouring
+        slices restored with the same noise stay consistent (no stripes).
+        """
+        x_hat, base, xk = self.samples(x, noise, steps)
+        mean = xk.mean(0)
+        return x_hat + self.refine_weight * (mean - base) + (xk - mean)
 
 
 def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -1,12 +1,15 @@
 """Training the latent diffusion model on the stacks to restore: unpaired, no ground truth.
 
-Three stages, each checkpointed and resumable:
+Three stages, each checkpointed and resumable, then one calibration:
   1. autoencoder  on xy and axial patches of the stacks          L1 + 0.2 (1 - SSIM)
-  2. regressor    on (synthetic axial, xy) pairs                 MSE
-  3. diffusion    on the same pairs: residual latents            v-prediction MSE, EMA weights
+  2. regressor    on recorrupted (synthetic axial, xy) pairs     L1
+  3. diffusion    on (synthetic axial, xy) pairs: residual latents   v-prediction MSE, EMA
+  4. refine weight: least-squares weight of the diffusion's correction, on held-out pairs
 Synthetic axial patches come from real xy patches degraded with the degradation estimated
 from each stack (`isonb.degrade`): the target domain is the xy planes, the source domain
-the resliced xz/yz planes.
+the resliced xz/yz planes. Recorrupted pairs (R2R) have independent noise in input and
+target, so the regressor learns noise-free images although no clean image is ever seen.
+Every 10th xy patch is held out of all training, for the autoencoder's PSNR and step 4.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .diffusion import v_loss
 from .errors import IsonbError
 from .io import Stack
 from .ldm import LDM, LDMConfig
-from .models.autoencoder import ssim_loss
+from .models.autoencoder import Autoencoder, ssim_loss
 from .volume import (
     normalize,
     percentile_range,
@@ -40,7 +43,8 @@ from .volume import (
 )
 
 STAGES = ("autoencoder", "regressor", "diffusion")
-SHARE = {"autoencoder": 0.2, "regressor": 0.45, "diffusion": 0.35}  # of a --minutes budget
+SHARE = {"autoencoder": 0.15, "regressor": 0.6, "diffusion": 0.25}  # of a --minutes budget
+HOLD_OUT = 10  # every HOLD_OUT-th xy patch is held out of training
 
 
 @dataclass
@@ -55,16 +59,17 @@ class TrainConfig:
     regressor_steps: int = 3000
     diffusion_steps: int = 3000
     lr: float = 5e-4  # AdamW, cosine decay to 10% over each stage
+    recorrupt: float = 0.5  # R2R strength a of the regressor's pairs (0: plain noisy targets)
     ema: float = 0.999  # EMA decay of the denoiser's weights
     checkpoint_every: int = 250
-    minutes: float = 0.0  # overall time cap, shared between stages (0: none)
+    minutes: float = 0.0  # time cap of the three stages, shared by SHARE (0: none)
     model: LDMConfig = field(default_factory=LDMConfig)
 
     @classmethod
     def quick(cls, **overrides) -> TrainConfig:
         """Few steps on small pools: a per-stack run of a few minutes on a laptop CPU."""
-        base = dict(n_patches=800, autoencoder_steps=400, regressor_steps=600,
-                    diffusion_steps=500, checkpoint_every=100)
+        base = dict(n_patches=800, autoencoder_steps=300, regressor_steps=900,
+                    diffusion_steps=400, checkpoint_every=100)
         return cls(**{**base, **overrides})
 
     @classmethod
@@ -204,20 +209,25 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     model = LDM(cfg.model).to(dev)
     budget = cfg.minutes * 60 if cfg.minutes > 0 else float("inf")
     losses: dict[str, list[float]] = {}
-    n_hold = max(1, len(data.xy) // 10)  # xy patches held out of autoencoder training
-    ae_pool = np.concatenate([data.xy[n_hold:], data.axial])
+    held, pairs = data.pairs.split(HOLD_OUT)  # synthetic pairs: held-out and training
+    hold = np.arange(len(data.xy)) % HOLD_OUT == 0
+    ae_pool = np.concatenate([data.xy[~hold], data.axial])
+    t_stages = time.monotonic()
 
     def tensor(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(dev)
 
     def stage_args(k: int) -> dict:
+        """A stage's arguments; its deadline is its share of the budget still left."""
         stage = STAGES[k]
         rng_k = np.random.default_rng([cfg.seed, k])
-        data.pairs.rng = rng_k
+        pairs.rng = held.rng = rng_k
+        left = budget - (time.monotonic() - t_stages)
+        share = SHARE[stage] / sum(SHARE[s] for s in STAGES[k:])
         return dict(name=stage, steps=getattr(cfg, f"{stage}_steps"), cfg=cfg,
                     ckpt=out / "checkpoints" / f"{stage}.pt", rng=rng_k,
                     gen=torch.Generator().manual_seed(cfg.seed * 1000 + k),
-                    deadline=time.monotonic() + SHARE[stage] * budget, progress=progress)
+                    deadline=time.monotonic() + share * left, progress=progress)
 
     # 1. autoencoder on xy and axial patches
     args = stage_args(0)
@@ -230,12 +240,12 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
 
     losses["autoencoder"] = _run_stage(module=ae, loss_fn=ae_loss, **args)
     with torch.no_grad():  # unit-variance latents, measured on data
-        ae.latent_scale.fill_(1.0 / float(ae.encoder(tensor(data.xy[:256, None])).std()))
+        ae.latent_scale.fill_(1.0 / float(ae.encoder(tensor(data.xy[~hold][:256, None])).std()))
 
-    # 2. regressor on (synthetic axial, xy) pairs
+    # 2. regressor on recorrupted (synthetic axial, xy) pairs: it learns noise-free images
     def regressor_loss() -> torch.Tensor:
-        x, y = (tensor(a) for a in data.pairs.draw(cfg.batch))
-        return torch.mean((model.estimate(x) - y) ** 2)
+        x, y = (tensor(a) for a in pairs.draw(cfg.batch, cfg.recorrupt))
+        return torch.mean(torch.abs(model.estimate(x) - y))
 
     losses["regressor"] = _run_stage(module=model.regressor, loss_fn=regressor_loss,
                                      **stage_args(1))
@@ -243,14 +253,14 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     # 3. diffusion on the residual latents the regressor misses
     args = stage_args(2)
     with torch.no_grad():
-        x, y = (tensor(a) for a in data.pairs.draw(64))
+        x, y = (tensor(a) for a in pairs.draw(64))
         z_hat, _ = model.condition(x, model.estimate(x))
         model.residual_scale.fill_(float((model.autoencoder.encode(y) - z_hat).std()))
     ema = LDM(cfg.model).denoiser.to(dev)
     ema.load_state_dict(model.denoiser.state_dict())
 
     def diffusion_loss() -> torch.Tensor:
-        x, y = (tensor(a) for a in data.pairs.draw(cfg.batch))
+        x, y = (tensor(a) for a in pairs.draw(cfg.batch))
         with torch.no_grad():
             z_hat, cond = model.condition(x, model.estimate(x))
             z0 = (model.autoencoder.encode(y) - z_hat) / model.residual_scale
@@ -260,8 +270,13 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
                                      **args)
     model.denoiser.load_state_dict(ema.state_dict())
     model.eval()
+
+    # 4. how much of the diffusion's correction to keep, measured on held-out pairs
+    held.rng = np.random.default_rng([cfg.seed, len(STAGES)])
+    refine = calibrate_refine_weight(model, held, cfg, torch.Generator().manual_seed(cfg.seed))
+    model.refine_weight.fill_(refine["refine_weight"])
     minutes = (time.monotonic() - t0) / 60
-    ae_psnr = autoencoder_psnr(model, tensor(data.xy[:n_hold, None]))
+    ae_psnr = autoencoder_psnr(model, tensor(data.xy[hold][:, None]))
     card = {
         "description": "isonb latent diffusion (unpaired, self-supervised)",
         "train_config": asdict(cfg),
@@ -269,7 +284,7 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
         "training_data": [{"file": str(s.path), "shape": list(s.data.shape),
                            "voxel_size_um": list(s.voxel_size)} for s in stacks],
         "degradation": [asdict(d) for d in data.degradations],
-        "metrics": {"autoencoder_psnr_heldout_xy_db": ae_psnr,
+        "metrics": {"autoencoder_psnr_heldout_xy_db": ae_psnr, **refine,
                     "final_losses": {k: float(np.mean(v[-50:])) for k, v in losses.items() if v}},
         "train_minutes": minutes,
         "hardware": f"{platform.machine()}, {torch.get_num_threads()} threads, {dev}",
@@ -277,8 +292,37 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     }
     ldm_lib.save(model, out, card, overwrite=True)
     save_loss_curves(losses, out / "loss_curves.png")
-    print(f"trained in {minutes:.1f} min; autoencoder held-out xy PSNR {ae_psnr:.1f} dB -> {out}")
+    print(f"trained in {minutes:.1f} min; autoencoder held-out xy PSNR {ae_psnr:.1f} dB; "
+          f"refine weight {refine['refine_weight']:.2f} -> {out}")
     return out
+
+
+@torch.no_grad()
+def calibrate_refine_weight(model: LDM, held: PairSampler, cfg: TrainConfig,
+                            gen: torch.Generator, n: int = 64, samples: int = 2,
+                            steps: int = 4) -> dict[str, float]:
+    """Least-squares weight w in [0, 1] of the diffusion's correction, on held-out pairs.
+
+    With d = mean_k x_k - D(E(x_hat)), w minimises |x_hat + w d - y|^2 over recorrupted
+    held-out pairs (targets with noise independent of the inputs, so w is not fitted to
+    noise). Uses the restoration defaults (K=2 samples, 4 DDIM steps). Also returns the
+    held-out MSE of x_hat and of the refined output, the gain the weight buys.
+    """
+    dev = next(model.parameters()).device
+    x, y = (torch.from_numpy(a).to(dev) for a in held.draw(n, cfg.recorrupt))
+    h = w = cfg.patch // Autoencoder.factor
+    noise = torch.randn((samples, cfg.model.autoencoder.latent_ch, h, w), generator=gen).to(dev)
+    x_hat, d = [], []
+    for xb in x.split(cfg.batch):
+        xh, base, xk = model.samples(xb, noise, steps)
+        x_hat.append(xh)
+        d.append(xk.mean(0) - base)
+    x_hat, d = torch.cat(x_hat), torch.cat(d)
+    weight = float(torch.clamp(torch.sum(d * (y - x_hat)) / torch.sum(d * d).clamp_min(1e-12),
+                               0.0, 1.0))
+    return {"refine_weight": weight,
+            "heldout_mse_estimate": float(torch.mean((x_hat - y) ** 2)),
+            "heldout_mse_refined": float(torch.mean((x_hat + weight * d - y) ** 2))}
 
 
 @torch.no_grad()

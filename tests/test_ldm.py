@@ -29,6 +29,19 @@ def test_restore_shapes_and_padding(model):
     assert model.restore(xp, noise, steps=2).shape == (2, 3, 1, *xp.shape[-2:])
 
 
+def test_refine_weight_scales_the_correction_and_keeps_the_spread(model):
+    x, noise = torch.rand(2, 1, 32, 32), torch.randn(3, 4, 8, 8)
+    x_hat, base, xk = model.samples(x, noise, steps=2)
+    model.refine_weight.fill_(0.0)
+    off = model.restore(x, noise, steps=2)
+    assert torch.allclose(off.mean(0), x_hat, atol=1e-5)  # w = 0: the regressor's estimate
+    model.refine_weight.fill_(1.0)
+    on = model.restore(x, noise, steps=2)
+    assert torch.allclose(on.mean(0), x_hat + xk.mean(0) - base, atol=1e-5)
+    assert torch.allclose(on.std(0), xk.std(0), atol=1e-5)  # spread of the samples either way
+    assert torch.allclose(off.std(0), on.std(0), atol=1e-5) and on.std(0).mean() > 0
+
+
 def test_save_load_roundtrip_gives_identical_outputs(tmp_path, model):
     L.save(model, tmp_path / "w", {"seed": 0})
     loaded, card = L.load(tmp_path / "w")

@@ -82,6 +82,10 @@ def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack):
     model, card = L.load(tmp_path / "w")
     losses = card["metrics"]["final_losses"]
     assert set(losses) == {"autoencoder", "regressor", "diffusion"}
+    m = card["metrics"]  # the refine weight is a least-squares fit: never worse than w = 0
+    assert 0.0 <= m["refine_weight"] <= 1.0
+    assert m["heldout_mse_refined"] <= m["heldout_mse_estimate"] + 1e-9
+    assert float(model.refine_weight) == pytest.approx(m["refine_weight"])
     restored, spread = restore_network(obs.data, obs.voxel_size, model, samples=2, steps=2,
                                    progress=False)
     assert restored.shape == case.gt.shape and spread.shape == case.gt.shape
