@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -189,12 +190,14 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     if (out / WEIGHTS).exists() and not overwrite:
         raise IsonbError(f"{out}: holds trained weights already. Fix: choose another --out "
                          "or pass --overwrite")
-    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     cfg_path = out / "checkpoints" / "train_config.json"
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != json.loads(
             json.dumps(asdict(cfg))):
-        raise IsonbError(f"{out}: has checkpoints of a different configuration. Fix: choose "
-                         "another --out, or delete its checkpoints folder to start afresh")
+        if not overwrite:
+            raise IsonbError(f"{out}: has checkpoints of a different configuration. Fix: "
+                             "choose another --out, or pass --overwrite to start afresh")
+        shutil.rmtree(out / "checkpoints")  # asked to overwrite: stale checkpoints go too
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
     cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
     dev = device()
     print(f"isonb train: seed {cfg.seed}, device {dev}, {len(stacks)} stack(s)")

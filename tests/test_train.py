@@ -74,6 +74,8 @@ def test_other_config_in_the_same_folder_is_refused(tmp_path, stack):
     (tmp_path / "w" / WEIGHTS).unlink()
     with pytest.raises(IsonbError, match="different configuration"):
         train([obs], tmp_path / "w", tiny_config(12), progress=False)
+    train([obs], tmp_path / "w", tiny_config(12), overwrite=True, progress=False)
+    assert L.load(tmp_path / "w")[1]["train_config"]["regressor_steps"] == 12
 
 
 def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack):
