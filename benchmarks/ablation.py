@@ -47,6 +47,17 @@ def variant(model: ldm_lib.LDM, cls: type = ldm_lib.LDM, weight: float | None = 
     return other.eval()
 
 
+def mean_table(heading: str, rows: list[tuple]) -> list[str]:
+    """Markdown table of the mean scores per label, rows being (case, label, scores, ...)."""
+    lines = [f"| {heading} | SSIM | PSNR | MSE | CoC | xy-SSIM |", "|---|---|---|---|---|---|"]
+    for label in dict.fromkeys(r[1] for r in rows):
+        sel = [r[2] for r in rows if r[1] == label]
+        m = {k: np.mean([s[k] for s in sel]) for k in sel[0]}
+        lines.append(f"| {label} | {m['ssim']:.4f} | {m['psnr']:.2f} | {m['mse']:.5f} | "
+                     f"{m['coc']:.4f} | {m['ssim_xy']:.4f} |")
+    return lines
+
+
 def main() -> None:
     rows = []
     for name in CASES:
@@ -67,15 +78,9 @@ def main() -> None:
             rows.append((name, label, s, w))
             print(f"{name:32s} {label:20s} (w {w:.2f}) SSIM {s['ssim']:.4f} PSNR {s['psnr']:.2f} "
                   f"xy-SSIM {s['ssim_xy']:.4f}", flush=True)
-    labels = list(dict.fromkeys(r[1] for r in rows))
     lines = ["# LDM ablation", "", "Made by `python benchmarks/ablation.py` (see its docstring): "
              "per-stack quick models, central 128x128 lateral crop of each case, all planes.",
-             "", "| variant | SSIM | PSNR | MSE | CoC | xy-SSIM |", "|---|---|---|---|---|---|"]
-    for label in labels:
-        sel = [r[2] for r in rows if r[1] == label]
-        m = {k: np.mean([s[k] for s in sel]) for k in sel[0]}
-        lines.append(f"| {label} | {m['ssim']:.4f} | {m['psnr']:.2f} | {m['mse']:.5f} | "
-                     f"{m['coc']:.4f} | {m['ssim_xy']:.4f} |")
+             "", *mean_table("variant", rows)]
     lines += ["", "Per case (w: the model's calibrated refine weight):", "",
               "| case | w | variant | SSIM | PSNR | xy-SSIM |", "|---|---|---|---|---|---|"]
     lines += [f"| {c} | {w:.2f} | {v} | {s['ssim']:.4f} | {s['psnr']:.2f} | {s['ssim_xy']:.4f} |"

@@ -30,18 +30,24 @@ from isonb.simulate import save_case, simulate
 HERE = Path(__file__).resolve().parent
 
 
+def reference_budget(folder: Path) -> str | None:
+    """Training minutes the references were given on this case, if they have been trained."""
+    for name in ("care", "care-truepsf", "selfnet"):
+        card = folder / name / "model.json"
+        if card.exists():
+            return f"{json.loads(card.read_text())['train_config']['minutes']:.2f}"
+    return None
+
+
 def budget(folder: Path) -> str:
     """Training minutes every trained method gets on this case.
 
     The references' cards keep the budget they were given; on a fresh cache there are none
     yet, the LDM trains uncapped first and its training time becomes the budget.
     """
-    for name in ("care", "care-truepsf", "selfnet"):
-        card = folder / name / "model.json"
-        if card.exists():
-            return f"{json.loads(card.read_text())['train_config']['minutes']:.2f}"
     card = folder / "ldm-quick" / "model.json"
-    return f"{json.loads(card.read_text())['train_minutes'] if card.exists() else 5.0:.2f}"
+    return reference_budget(folder) or (
+        f"{json.loads(card.read_text())['train_minutes'] if card.exists() else 5.0:.2f}")
 
 
 def true_fwhm(folder: Path) -> list[str]:
@@ -50,7 +56,7 @@ def true_fwhm(folder: Path) -> list[str]:
 
 
 def reference(method: str, out: str, extra: list[str] | None = None):
-    """Training arguments of a reference method with the LDM's budget on the same stack."""
+    """Training arguments of a reference method with the case's budget."""
     return lambda d: ["train", str(d / "observed.tif"), "--method", method, "--out",
                       str(d / out), "--overwrite", "--seed", "0", "--minutes", budget(d),
                       *(extra(d) if extra else [])]
@@ -66,7 +72,7 @@ METHODS = {
                   lambda d: ["--method", "ldm", "--weights", str(d / "ldm-quick")],
                   lambda d: ["train", str(d / "observed.tif"), "--out", str(d / "ldm-quick"),
                              "--quick", "--overwrite", "--seed", "0",
-                             *(["--minutes", budget(d)] if (d / "care").exists() else [])]),
+                             *(["--minutes", m] if (m := reference_budget(d)) else [])]),
     "ldm-shipped": ("ours (LDM, shipped weights)",
                     lambda d: ["--method", "ldm", "--weights", str(HERE.parent / "weights")],
                     None),

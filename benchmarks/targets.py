@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from ablation import CASES, CROP, mean_table  # the same cases and crop as the ablation
 
 from isonb import metrics
 from isonb.io import read_stack
@@ -26,9 +27,6 @@ from isonb.restore import restore_network
 from isonb.train import TrainConfig, prepare
 
 HERE = Path(__file__).resolve().parent
-CASES = ["canaliculi-confocal0.8-z4-snr5", "membranes-confocal1.0-z2-snr10",
-         "mixed-gauss9-z2-snr8"]
-CROP = (slice(None), slice(64, 192), slice(64, 192))
 STEPS = 300
 VARIANTS = {"plain, MSE": (0.0, "mse"), "plain, L1": (0.0, "l1"),
             "recorrupted, L1 (default)": (0.5, "l1")}
@@ -75,12 +73,7 @@ def main() -> None:
             print(f"{name:32s} {label:26s} SSIM {s['ssim']:.4f} PSNR {s['psnr']:.2f}", flush=True)
     lines = ["# Regressor targets", "", "Made by `python benchmarks/targets.py` (see its "
              f"docstring): the regressor alone, {STEPS} steps, central 128x128 crop.", "",
-             "| targets, loss | SSIM | PSNR | MSE | CoC | xy-SSIM |", "|---|---|---|---|---|---|"]
-    for label in VARIANTS:
-        sel = [r[2] for r in rows if r[1] == label]
-        m = {k: np.mean([s[k] for s in sel]) for k in sel[0]}
-        lines.append(f"| {label} | {m['ssim']:.4f} | {m['psnr']:.2f} | {m['mse']:.5f} | "
-                     f"{m['coc']:.4f} | {m['ssim_xy']:.4f} |")
+             *mean_table("targets, loss", rows)]
     lines += ["", "| case | targets, loss | SSIM | PSNR | xy-SSIM |", "|---|---|---|---|---|"]
     lines += [f"| {c} | {v} | {s['ssim']:.4f} | {s['psnr']:.2f} | {s['ssim_xy']:.4f} |"
               for c, v, s in rows]

@@ -212,9 +212,8 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     model = LDM(cfg.model).to(dev)
     budget = cfg.minutes * 60 if cfg.minutes > 0 else float("inf")
     losses: dict[str, list[float]] = {}
-    held, pairs = data.pairs.split(HOLD_OUT)  # synthetic pairs: held-out and training
-    hold = np.arange(len(data.xy)) % HOLD_OUT == 0
-    ae_pool = np.concatenate([data.xy[~hold], data.axial])
+    held, pairs = data.pairs.split(HOLD_OUT)  # xy patches (and their pairs): held out, training
+    ae_pool = np.concatenate([pairs.patches, data.axial])
     t_stages = time.monotonic()
 
     def tensor(a: np.ndarray) -> torch.Tensor:
@@ -243,7 +242,7 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
 
     losses["autoencoder"] = _run_stage(module=ae, loss_fn=ae_loss, **args)
     with torch.no_grad():  # unit-variance latents, measured on data
-        ae.latent_scale.fill_(1.0 / float(ae.encoder(tensor(data.xy[~hold][:256, None])).std()))
+        ae.latent_scale.fill_(1.0 / float(ae.encoder(tensor(pairs.patches[:256, None])).std()))
 
     # 2. regressor on recorrupted (synthetic axial, xy) pairs: it learns noise-free images
     def regressor_loss() -> torch.Tensor:
@@ -279,7 +278,7 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     refine = calibrate_refine_weight(model, held, cfg, torch.Generator().manual_seed(cfg.seed))
     model.refine_weight.fill_(refine["refine_weight"])
     minutes = (time.monotonic() - t0) / 60
-    ae_psnr = autoencoder_psnr(model, tensor(data.xy[hold][:, None]))
+    ae_psnr = autoencoder_psnr(model, tensor(held.patches[:, None]))
     card = {
         "description": "isonb latent diffusion (unpaired, self-supervised)",
         "train_config": asdict(cfg),
