@@ -43,12 +43,14 @@ class Estimate(torch.nn.Module):
         return x + self.regressor(x)
 
 
-def train_regressor(pairs, recorrupt: float, loss: str, seed: int = 0) -> Estimate:
+def train_regressor(pairs, recorrupt: float, loss: str, seed: int = 0,
+                    steps: int = STEPS) -> Estimate:
+    """The LDM's regressor alone, trained on `pairs` with a fixed seed."""
     torch.manual_seed(seed)
     pairs.rng = np.random.default_rng(seed)
     model = Estimate(UNet(LDMConfig().regressor))
     opt = torch.optim.AdamW(model.parameters(), lr=TrainConfig.lr, weight_decay=1e-4)
-    for _ in range(STEPS):
+    for _ in range(steps):
         x, y = (torch.from_numpy(a) for a in pairs.draw(TrainConfig.batch, recorrupt))
         err = model(x) - y
         value = torch.mean(err**2) if loss == "mse" else torch.mean(torch.abs(err))

@@ -28,7 +28,7 @@ def main() -> None:
         path = ROOT / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)
         t = time.perf_counter()
-        NotebookClient(nb, timeout=None, kernel_name="python3",
+        NotebookClient(nb, timeout=3600, kernel_name="python3",  # a hung cell fails, in 1 h
                        resources={"metadata": {"path": str(ROOT)}}).execute()
         nbformat.write(nb, path)
         print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)

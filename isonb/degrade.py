@@ -3,14 +3,17 @@
 Nothing here sees ground truth. The axial blur is estimated by comparing how fast the power
 spectrum falls along z with how fast it falls along x in the same stack: for tissue that is
 statistically isotropic, their ratio is |OTF_axial(f)|^2 / |OTF_lateral(f)|^2, which a
-Gaussian of variance s^2 (the blur z has on top of the lateral one) fits. With it, real xy
-patches are turned into synthetic axial patches: blurred along one axis, sampled every
-z_step rows, interpolated back and given the data's noise.
+Gaussian of variance s^2 (the blur z has on top of the lateral one) fits. The fit is made
+once on the 1D spectra, and again in bands of lateral frequency on the 2D spectra of xz/yz
+and xy planes: a widefield PSF blurs coarse lateral detail over a much longer z range than
+fine detail (its missing cone), which one Gaussian cannot say. With it, real xy patches are
+turned into synthetic axial patches: blurred along one axis (by band), sampled every z_step
+rows, interpolated back and given the data's noise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.interpolate import make_interp_spline
@@ -24,9 +27,15 @@ from .volume import augment
 class Degradation:
     """How an xy plane turns into an axial one, in units of the isotropic grid (dx)."""
 
-    sigma_axial: float  # px: Gaussian blur that z has beyond the lateral blur
+    sigma_axial: float  # px: Gaussian blur that z has beyond the lateral blur (one for all)
     z_step: float  # dz / dx: axial sampling interval in px
     noise_std: float  # noise standard deviation, in the intensity units of the stack
+    band_freqs: tuple[float, ...] = ()  # cycles/px: lateral frequencies of band_sigmas
+    band_sigmas: tuple[float, ...] = ()  # px: the axial blur at each lateral frequency
+
+    def single_gaussian(self) -> Degradation:
+        """The same degradation with one axial Gaussian for every lateral frequency."""
+        return replace(self, band_freqs=(), band_sigmas=())
 
     def fwhm_axial_extra(self, dx: float) -> float:
         """FWHM in µm of the extra axial blur."""
@@ -79,15 +88,80 @@ def estimate_axial_sigma(observed: np.ndarray, dz: float, dx: float,
         ok = (fz > 0) & (sz > 0) & (sx > 0)
     if ok.sum() < 1:
         return 0.0
-    f2 = (2 * np.pi * fz[ok]) ** 2
-    log_ratio = np.log(sz[ok] / sx[ok])
-    weight = np.sqrt(sz[ok] / noise_var)  # trust frequencies with more signal
-    if ok.sum() < 3:
+    return _fit_gaussian_ratio(fz[ok], sz[ok], sx[ok], noise_var)
+
+
+def _fit_gaussian_ratio(f: np.ndarray, sz: np.ndarray, sx: np.ndarray, noise: float) -> float:
+    """s (µm) in log(sz / sx) = c - 4 pi^2 f^2 s^2, weighted by the axial signal over noise."""
+    f2 = (2 * np.pi * f) ** 2
+    log_ratio = np.log(sz / sx)
+    weight = np.sqrt(sz / noise)  # trust frequencies with more signal
+    if len(f) < 3:
         s2 = -np.sum(weight * f2 * log_ratio) / np.sum(weight * f2**2)
     else:  # free intercept: the spectra's scales differ (sampling dz vs dx, brightness)
         design = np.stack([np.ones_like(f2), -f2], 1) * np.sqrt(weight)[:, None]
         (_, s2), *_ = np.linalg.lstsq(design, log_ratio * np.sqrt(weight), rcond=None)
     return float(np.sqrt(max(s2, 0.0)))
+
+
+def plane_spectrum(planes: np.ndarray, spacing: tuple[float, float], chunk: int = 64
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean 2D power spectral density of planes (n, a, b) (Hann window), as (|f_a|, f_b, P).
+
+    Frequencies in cycles per µm; +f_a and -f_a are averaged. Scaled so that white noise of
+    variance v has density v * spacing_a * spacing_b; planes are processed `chunk` at a time.
+    """
+    n, a, b = planes.shape
+    window = np.outer(np.hanning(a + 2)[1:-1], np.hanning(b + 2)[1:-1]).astype(np.float32)
+    total = np.zeros((a, b // 2 + 1))
+    for i in range(0, n, chunk):
+        p = np.asarray(planes[i:i + chunk], dtype=np.float32)
+        p = (p - p.mean(axis=(1, 2), keepdims=True)) * window
+        total += (np.abs(np.fft.rfft2(p)) ** 2).sum(0)
+    density = total / n * spacing[0] * spacing[1] / np.sum(window.astype(np.float64) ** 2)
+    fa = np.abs(np.fft.fftfreq(a, spacing[0]))
+    folded = np.unique(fa)
+    return folded, np.fft.rfftfreq(b, spacing[1]), np.stack([density[fa == f].mean(0)
+                                                              for f in folded])
+
+
+BAND_EDGES = (0.0, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5)  # cycles/px
+
+
+def estimate_axial_bands(observed: np.ndarray, dz: float, dx: float, noise_std: float
+                         ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The extra axial blur in bands of lateral frequency: (frequencies, sigmas), in 1/px, px.
+
+    The 2D spectrum of the xz and yz planes (z at dz) is divided by that of the xy planes at
+    the same frequencies (along y at dx), summed over each band of lateral frequency, and the
+    Gaussian fit of `estimate_axial_sigma` is made per band. Bands are kept from the coarsest
+    up while they hold at least 4 usable frequencies and do not jump by more than 2x from the
+    previous band (where the fit meets the noise floor).
+    """
+    fz, fx, p_ax = plane_spectrum(np.concatenate([observed.transpose(1, 0, 2),
+                                                  observed.transpose(2, 0, 1)]), (dz, dx))
+    fy, _, p_lat = plane_spectrum(np.concatenate([observed, observed.transpose(0, 2, 1)]),
+                                  (dx, dx))
+    p_lat = np.stack([np.interp(fz, fy, p_lat[:, j]) for j in range(len(fx))], 1)
+    noise_ax, noise_lat = noise_std**2 * dz * dx, noise_std**2 * dx * dx
+    freqs: list[float] = []
+    sigmas: list[float] = []
+    for lo, hi in zip(BAND_EDGES[:-1], BAND_EDGES[1:]):
+        band = (fx * dx >= lo) & (fx * dx < hi)
+        if not band.any():
+            continue
+        m = band.sum()
+        sz = p_ax[:, band].sum(1) - m * noise_ax
+        sx = p_lat[:, band].sum(1) - m * noise_lat
+        ok = (fz > 0) & (sz > 0.5 * m * noise_ax) & (sx > 2.0 * m * noise_lat)
+        if ok.sum() < 4:
+            break
+        s = _fit_gaussian_ratio(fz[ok], sz[ok], sx[ok], m * noise_ax) / dx
+        if sigmas and not 0.5 * sigmas[-1] <= s <= 2.0 * sigmas[-1]:
+            break
+        freqs.append(float(fx[band].mean() * dx))
+        sigmas.append(float(s))
+    return tuple(freqs), tuple(sigmas)
 
 
 def estimate_degradation(observed: np.ndarray, voxel_size: tuple[float, float, float]
@@ -96,20 +170,42 @@ def estimate_degradation(observed: np.ndarray, voxel_size: tuple[float, float, f
     dz, _, dx = voxel_size
     noise = estimate_noise_std(observed)
     sigma_um = estimate_axial_sigma(observed, dz, dx, noise)
-    return Degradation(sigma_axial=sigma_um / dx, z_step=dz / dx, noise_std=noise)
+    freqs, sigmas = estimate_axial_bands(observed, dz, dx, noise)
+    return Degradation(sigma_axial=sigma_um / dx, z_step=dz / dx, noise_std=noise,
+                       band_freqs=freqs, band_sigmas=sigmas)
+
+
+def blur_axial_by_band(img: np.ndarray, freqs: tuple[float, ...], sigmas: tuple[float, ...]
+                       ) -> np.ndarray:
+    """Blur axis 0 of a 2D image by a Gaussian whose width depends on the axis-1 frequency.
+
+    sigma(f) interpolates the bands (constant beyond them); the image is reflect-padded so
+    that the Fourier filter does not wrap around.
+    """
+    pz, px = int(np.ceil(4 * max(sigmas))), 16
+    padded = np.pad(img, ((pz, pz), (px, px)), mode="symmetric")
+    kz = np.fft.fftfreq(padded.shape[0])[:, None]
+    kx = np.fft.rfftfreq(padded.shape[1])[None, :]
+    sigma = np.interp(kx, freqs, sigmas)
+    transfer = np.exp(-2 * np.pi**2 * sigma**2 * kz**2)
+    out = np.fft.irfft2(np.fft.rfft2(padded) * transfer, s=padded.shape)
+    return out[pz:pz + img.shape[0], px:px + img.shape[1]].astype(np.float32)
 
 
 def synthesize_axial(lateral: np.ndarray, deg: Degradation, rng: np.random.Generator,
                      add_noise: bool = True) -> np.ndarray:
     """Make a synthetic axial image from a lateral (xy) one, treating its axis 0 as z.
 
-    Blur along axis 0 by the extra axial blur, sample every z_step rows (random phase), add
+    Blur along axis 0 by the extra axial blur (by lateral-frequency band when the degradation
+    has bands), sample every z_step rows (random phase), add
     the stack's noise to those samples, and interpolate back onto every row with a cubic
     spline as restoration's reslicing does (so the noise is correlated along z as it is in
     a resliced stack).
     """
     img = np.asarray(lateral, dtype=np.float32)
-    if deg.sigma_axial > 0:
+    if deg.band_sigmas:
+        img = blur_axial_by_band(img, deg.band_freqs, deg.band_sigmas)
+    elif deg.sigma_axial > 0:
         img = gaussian_filter1d(img, deg.sigma_axial, axis=0, mode="reflect")
     noise = deg.noise_std if add_noise else 0.0
     n = img.shape[0]

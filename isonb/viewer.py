@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .psf import fwhm_1d
+from .degrade import Degradation
+from .psf import FWHM_PER_SIGMA, fwhm_1d
 
 
 def orthogonal_views(vol: np.ndarray, z: int | None = None, y: int | None = None,
@@ -177,19 +178,27 @@ def montage(patches: np.ndarray, n: int = 16, title: str = ""):
     return fig
 
 
-def degradation_figure(sigma_axial_px: float, dx: float, lateral_fwhm_um: float | None = None):
-    """The estimated extra axial blur as a profile next to the lateral one (when known)."""
+def degradation_figure(deg: Degradation, dx: float, lateral_fwhm_um: float | None = None):
+    """The estimated extra axial blur: profiles (coarsest and finest lateral detail, and the
+    lateral PSF when known) and its FWHM by band of lateral frequency."""
     plt = _plt()
-    r = np.linspace(-4 * max(sigma_axial_px, 1.0), 4 * max(sigma_axial_px, 1.0), 201) * dx
-    fig, ax = plt.subplots(figsize=(5, 3))
-    s = max(sigma_axial_px * dx, 1e-9)
-    ax.plot(r, np.exp(-0.5 * (r / s) ** 2), label=f"extra axial blur, FWHM {2.355 * s:.2f} µm")
-    if lateral_fwhm_um:
-        sl = lateral_fwhm_um / 2.355
-        ax.plot(r, np.exp(-0.5 * (r / sl) ** 2),
-                label=f"lateral PSF, FWHM {lateral_fwhm_um:.2f} µm")
+    fwhm = [s * FWHM_PER_SIGMA * dx for s in deg.band_sigmas] or [deg.fwhm_axial_extra(dx)]
+    freqs = [f / dx for f in deg.band_freqs] or [0.0]
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 3))
+    r = np.linspace(-2, 2, 401) * max(max(fwhm), lateral_fwhm_um or 0.0)
+    profiles = {"extra axial blur, coarse detail": fwhm[0],
+                "extra axial blur, fine detail": fwhm[-1], "lateral PSF": lateral_fwhm_um}
+    for label, f in profiles.items():
+        if f:
+            ax.plot(r, np.exp(-0.5 * (r * FWHM_PER_SIGMA / f) ** 2),
+                    label=f"{label}, FWHM {f:.2f} µm")
     ax.set_xlabel("µm")
     ax.legend(fontsize=8)
+    bx.plot(freqs, fwhm, "o-", label="by band (used for training)")
+    bx.axhline(deg.fwhm_axial_extra(dx), color="gray", ls="--", label="one Gaussian")
+    bx.set_xlabel("lateral frequency (cycles/µm)")
+    bx.set_ylabel("extra axial FWHM (µm)")
+    bx.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

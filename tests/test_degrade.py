@@ -5,12 +5,15 @@ from scipy import ndimage
 from isonb.degrade import (
     Degradation,
     PairSampler,
+    blur_axial_by_band,
+    estimate_axial_bands,
     estimate_axial_sigma,
     estimate_degradation,
     estimate_noise_std,
     power_spectrum,
     synthesize_axial,
 )
+from isonb.psf import FWHM_PER_SIGMA
 from isonb.simulate import SimulationConfig, simulate
 
 
@@ -32,6 +35,47 @@ def test_axial_blur_of_isotropic_texture_is_recovered():
     assert estimate_axial_sigma(tex, 0.1, 0.1) < 0.1  # no extra blur when there is none
 
 
+def _texture(blur_sigma, seed=1):
+    """An isotropic texture (128, 96, 96), blurred along z by sigma(lateral frequency) px,
+    sampled every 2nd plane, with a little noise."""
+    rng = np.random.default_rng(seed)
+    tex = ndimage.gaussian_filter(rng.standard_normal((128, 96, 96)), 2.0)
+    kz = np.fft.fftfreq(128)[:, None, None]
+    kr = np.hypot(np.fft.fftfreq(96)[None, :, None], np.fft.rfftfreq(96)[None, None, :])
+    transfer = np.exp(-2 * np.pi**2 * kz**2 * blur_sigma(kr) ** 2)
+    out = np.fft.irfftn(np.fft.rfftn(tex) * transfer, s=tex.shape, axes=(0, 1, 2))[::2]
+    return out + rng.normal(0, 0.002, out.shape)
+
+
+def test_axial_blur_by_band_is_flat_for_one_gaussian_and_falls_for_a_missing_cone():
+    freqs, flat = estimate_axial_bands(_texture(lambda k: 4.0 + 0 * k), 0.2, 0.1, 0.002)
+    assert len(flat) >= 5 and np.all(np.diff(freqs) > 0)
+    assert np.allclose(flat, 4.0, rtol=0.1)
+    # coarse lateral detail blurred along z over a longer range than fine detail (widefield)
+    cone = lambda k: np.interp(k, [0.0, 0.05], [10.0, 2.0])  # noqa: E731
+    _, sigmas = estimate_axial_bands(_texture(cone), 0.2, 0.1, 0.002)
+    fine = np.median(sigmas[-3:])
+    assert fine == pytest.approx(2.0, rel=0.15)
+    assert sigmas[0] > 1.2 * fine
+
+
+def test_band_blur_is_the_gaussian_blur_when_bands_agree_and_depends_on_lateral_frequency():
+    rng = np.random.default_rng(4)
+    img = ndimage.gaussian_filter(rng.standard_normal((64, 64)), 1.0)
+    same = blur_axial_by_band(img, (0.0, 0.5), (3.0, 3.0))
+    assert same.dtype == np.float32
+    assert np.abs(same - ndimage.gaussian_filter1d(img, 3.0, axis=0)).max() < 1e-3 * img.std()
+    # a pattern of lateral period 32 px is blurred along axis 0 by 8 px, one of period 4 by 1
+    rows = rng.standard_normal((64, 1))
+    x = np.arange(64)[None, :]
+    for period, sigma in ((32, 8.0), (4, 1.0)):
+        pattern = rows * np.cos(2 * np.pi * x / period)
+        out = blur_axial_by_band(pattern, (1 / 32, 1 / 4), (8.0, 1.0))
+        expected = ndimage.gaussian_filter1d(pattern, sigma, axis=0)
+        inner = (slice(16, 48), slice(24, 40))
+        assert np.abs(out - expected)[inner].max() < 0.1 * np.abs(expected[inner]).max()
+
+
 def test_estimated_degradation_on_a_simulated_gaussian_case():
     case = simulate(SimulationConfig(structure="mixed", shape=(64, 128, 128), psf="gaussian",
                                      fwhm_lateral=0.25, fwhm_axial=1.5, z_step=2, snr=15, seed=3))
@@ -39,6 +83,9 @@ def test_estimated_degradation_on_a_simulated_gaussian_case():
     true_extra = np.sqrt(1.5**2 - 0.25**2)
     assert deg.z_step == pytest.approx(2.0)
     assert deg.fwhm_axial_extra(0.1) == pytest.approx(true_extra, rel=0.35)
+    sigma_px = true_extra / FWHM_PER_SIGMA / 0.1
+    assert len(deg.band_sigmas) >= 3
+    assert np.allclose(deg.band_sigmas, sigma_px, rtol=0.35)  # one Gaussian: the same per band
     sigma_true = case.stats["read_noise_std"]  # the read-noise part alone: a lower bound
     assert sigma_true * 0.8 < deg.noise_std < sigma_true * 2.0
 

@@ -3,8 +3,9 @@
 As in CSBDeep's isotropic example: a 2D UNet (depth 2, 32 first filters, 5x5 kernels, two
 convolutions per level, ReLU, residual output, MAE loss, Adam 4e-4, batch 16) trained on xy
 patches degraded into synthetic axial ones, then applied to every xz and yz slice of the
-resliced stack and fused by averaging. The degradation is isonb's own estimate from the
-data (the same one the LDM uses), or, for simulated cases, the true PSF's FWHMs.
+resliced stack and fused by averaging. The degradation is a Gaussian axial PSF, as CSBDeep
+assumes: isonb's single-Gaussian estimate from the data (not the LDM's band-wise one), or,
+for simulated cases, the true PSF's FWHMs.
 """
 
 from __future__ import annotations
@@ -86,10 +87,10 @@ class CARETrainConfig:
 
 
 def true_psf_degradation(deg: Degradation, fwhm: tuple[float, float], dx: float) -> Degradation:
-    """The estimated degradation with its axial blur replaced by the true PSF's."""
+    """The estimated degradation with its axial blur replaced by the true PSF's (one Gaussian)."""
     lateral, axial = fwhm
     sigma = np.sqrt(max(axial**2 - lateral**2, 0.0)) / FWHM_PER_SIGMA / dx
-    return replace(deg, sigma_axial=float(sigma))
+    return replace(deg.single_gaussian(), sigma_axial=float(sigma))
 
 
 def train_care(stacks: list[Stack], out: str | Path, cfg: CARETrainConfig | None = None,
@@ -101,6 +102,8 @@ def train_care(stacks: list[Stack], out: str | Path, cfg: CARETrainConfig | None
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     data = prepare(stacks, cfg, rng)
+    # as published: one Gaussian axial PSF for all lateral frequencies (estimated, or true)
+    data.pairs.degradations = [d.single_gaussian() for d in data.degradations]
     if cfg.true_fwhm is not None:
         data.pairs.degradations = [true_psf_degradation(d, cfg.true_fwhm, s.voxel_size[2])
                                    for d, s in zip(data.degradations, stacks)]
