@@ -183,13 +183,16 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
           overwrite: bool = False, progress: bool = True) -> Path:
     """Train the LDM on `stacks` and write weights.safetensors + model.json into `out`.
 
-    Re-running with the same `out` resumes from the stage checkpoints in out/checkpoints.
+    Re-running an interrupted training with the same `out` and configuration resumes from
+    the stage checkpoints in out/checkpoints; `overwrite` retrains a finished one afresh.
     """
     cfg = cfg or TrainConfig()
     out = Path(out)
-    if (out / WEIGHTS).exists() and not overwrite:
-        raise IsonbError(f"{out}: holds trained weights already. Fix: choose another --out "
-                         "or pass --overwrite")
+    if (out / WEIGHTS).exists():
+        if not overwrite:
+            raise IsonbError(f"{out}: holds trained weights already. Fix: choose another --out "
+                             "or pass --overwrite")
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # finished: nothing to resume
     cfg_path = out / "checkpoints" / "train_config.json"
     if cfg_path.exists() and json.loads(cfg_path.read_text()) != json.loads(
             json.dumps(asdict(cfg))):

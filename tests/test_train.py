@@ -78,6 +78,23 @@ def test_other_config_in_the_same_folder_is_refused(tmp_path, stack):
     assert L.load(tmp_path / "w")[1]["train_config"]["regressor_steps"] == 12
 
 
+def test_overwrite_retrains_a_finished_model_rather_than_resuming_it(tmp_path, stack,
+                                                                     monkeypatch):
+    obs, _ = stack
+    cfg = tiny_config(10)
+    train([obs], tmp_path / "w", cfg, progress=False)
+    steps = {"n": 0}
+    real_step = torch.optim.AdamW.step
+
+    def counting_step(self, *a, **k):
+        steps["n"] += 1
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", counting_step)
+    train([obs], tmp_path / "w", cfg, overwrite=True, progress=False)  # same configuration
+    assert steps["n"] == cfg.autoencoder_steps + cfg.regressor_steps + cfg.diffusion_steps
+
+
 def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack):
     obs, case = stack
     train([obs], tmp_path / "w", tiny_config(150, lr=1e-3), progress=False)
