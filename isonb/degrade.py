@@ -104,16 +104,18 @@ def _fit_gaussian_ratio(f: np.ndarray, sz: np.ndarray, sx: np.ndarray, noise: fl
     return float(np.sqrt(max(s2, 0.0)))
 
 
-def plane_spectrum(planes: np.ndarray, spacing: tuple[float, float], chunk: int = 64
+def plane_spectrum(planes: np.ndarray, spacing: tuple[float, float]
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean 2D power spectral density of planes (n, a, b) (Hann window), as (|f_a|, f_b, P).
 
     Frequencies in cycles per µm; +f_a and -f_a are averaged. Scaled so that white noise of
-    variance v has density v * spacing_a * spacing_b; planes are processed `chunk` at a time.
+    variance v has density v * spacing_a * spacing_b. Planes (a view is fine) are copied a
+    few million voxels at a time, so memory stays bounded for large stacks.
     """
     n, a, b = planes.shape
     window = np.outer(np.hanning(a + 2)[1:-1], np.hanning(b + 2)[1:-1]).astype(np.float32)
     total = np.zeros((a, b // 2 + 1))
+    chunk = max(1, 2**22 // (a * b))
     for i in range(0, n, chunk):
         p = np.asarray(planes[i:i + chunk], dtype=np.float32)
         p = (p - p.mean(axis=(1, 2), keepdims=True)) * window
@@ -123,6 +125,22 @@ def plane_spectrum(planes: np.ndarray, spacing: tuple[float, float], chunk: int 
     folded = np.unique(fa)
     return folded, np.fft.rfftfreq(b, spacing[1]), np.stack([density[fa == f].mean(0)
                                                               for f in folded])
+
+
+def _mean_spectrum(views: list[np.ndarray], spacing: tuple[float, float],
+                   grid: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`plane_spectrum` of each stack of planes, interpolated onto `grid` (by default the
+    first one's frequencies) and averaged, weighted by their numbers of planes."""
+    total, n = 0.0, 0
+    for planes in views:
+        fa, fb, p = plane_spectrum(planes, spacing)
+        ga, gb = grid if grid is not None else (fa, fb)
+        grid = (ga, gb)
+        p = np.stack([np.interp(ga, fa, p[:, j]) for j in range(p.shape[1])], 1)
+        total = total + len(planes) * np.stack([np.interp(gb, fb, row) for row in p])
+        n += len(planes)
+    return grid[0], grid[1], total / n
 
 
 BAND_EDGES = (0.0, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5)  # cycles/px
@@ -138,11 +156,9 @@ def estimate_axial_bands(observed: np.ndarray, dz: float, dx: float, noise_std: 
     up while they hold at least 4 usable frequencies and do not jump by more than 2x from the
     previous band (where the fit meets the noise floor).
     """
-    fz, fx, p_ax = plane_spectrum(np.concatenate([observed.transpose(1, 0, 2),
-                                                  observed.transpose(2, 0, 1)]), (dz, dx))
-    fy, _, p_lat = plane_spectrum(np.concatenate([observed, observed.transpose(0, 2, 1)]),
-                                  (dx, dx))
-    p_lat = np.stack([np.interp(fz, fy, p_lat[:, j]) for j in range(len(fx))], 1)
+    fz, fx, p_ax = _mean_spectrum([observed.transpose(1, 0, 2), observed.transpose(2, 0, 1)],
+                                  (dz, dx))  # xz and yz planes
+    _, _, p_lat = _mean_spectrum([observed, observed.transpose(0, 2, 1)], (dx, dx), (fz, fx))
     noise_ax, noise_lat = noise_std**2 * dz * dx, noise_std**2 * dx * dx
     freqs: list[float] = []
     sigmas: list[float] = []

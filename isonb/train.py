@@ -34,6 +34,7 @@ from .errors import IsonbError
 from .io import Stack
 from .ldm import LDM, LDMConfig
 from .models.autoencoder import Autoencoder, ssim_loss
+from .psf import FWHM_PER_SIGMA
 from .volume import (
     normalize,
     percentile_range,
@@ -209,9 +210,11 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     rng = np.random.default_rng(cfg.seed)
     data = prepare(stacks, cfg, rng)
     for stack, deg in zip(stacks, data.degradations):
+        dx = stack.voxel_size[2]
+        bands = " -> ".join(f"{s * FWHM_PER_SIGMA * dx:.2f}" for s in deg.band_sigmas)
         print(f"  {stack.path.name}: estimated extra axial blur FWHM "
-              f"{deg.fwhm_axial_extra(stack.voxel_size[2]):.3f} µm, z_step {deg.z_step:.2f}, "
-              f"noise {deg.noise_std:.4f} (normalised)")
+              f"{deg.fwhm_axial_extra(dx):.3f} µm (by band, coarse to fine: {bands} µm), "
+              f"z_step {deg.z_step:.2f}, noise {deg.noise_std:.4f} (normalised)")
     model = LDM(cfg.model).to(dev)
     budget = cfg.minutes * 60 if cfg.minutes > 0 else float("inf")
     losses: dict[str, list[float]] = {}

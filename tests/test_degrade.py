@@ -51,6 +51,8 @@ def test_axial_blur_by_band_is_flat_for_one_gaussian_and_falls_for_a_missing_con
     freqs, flat = estimate_axial_bands(_texture(lambda k: 4.0 + 0 * k), 0.2, 0.1, 0.002)
     assert len(flat) >= 5 and np.all(np.diff(freqs) > 0)
     assert np.allclose(flat, 4.0, rtol=0.1)
+    _, oblong = estimate_axial_bands(_texture(lambda k: 4.0 + 0 * k)[:, :72], 0.2, 0.1, 0.002)
+    assert np.allclose(oblong, 4.0, rtol=0.1)  # xy planes need not be square
     # coarse lateral detail blurred along z over a longer range than fine detail (widefield)
     cone = lambda k: np.interp(k, [0.0, 0.05], [10.0, 2.0])  # noqa: E731
     _, sigmas = estimate_axial_bands(_texture(cone), 0.2, 0.1, 0.002)
