@@ -195,7 +195,7 @@ def blur_axial_by_band(img: np.ndarray, freqs: tuple[float, ...], sigmas: tuple[
                        ) -> np.ndarray:
     """Blur axis 0 of a 2D image by a Gaussian whose width depends on the axis-1 frequency.
 
-    sigma(f) interpolates the bands (constant beyond them); the image is reflect-padded so
+    sigma(f) interpolates the bands (constant beyond them); the image is mirror-padded so
     that the Fourier filter does not wrap around.
     """
     pz, px = int(np.ceil(4 * max(sigmas))), 16
@@ -212,11 +212,11 @@ def synthesize_axial(lateral: np.ndarray, deg: Degradation, rng: np.random.Gener
                      add_noise: bool = True) -> np.ndarray:
     """Make a synthetic axial image from a lateral (xy) one, treating its axis 0 as z.
 
-    Blur along axis 0 by the extra axial blur (by lateral-frequency band when the degradation
-    has bands), sample every z_step rows (random phase), add
-    the stack's noise to those samples, and interpolate back onto every row with a cubic
-    spline as restoration's reslicing does (so the noise is correlated along z as it is in
-    a resliced stack).
+    Blur along axis 0 by the extra axial blur (band by band of axis-1 frequency when the
+    degradation has bands), sample every z_step rows (random phase), add the stack's noise
+    to those samples, and interpolate back onto every row with a cubic spline as
+    restoration's reslicing does (so the noise is correlated along z as it is in a
+    resliced stack).
     """
     img = np.asarray(lateral, dtype=np.float32)
     if deg.band_sigmas:
