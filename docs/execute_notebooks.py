@@ -28,7 +28,10 @@ def main() -> None:
         path = ROOT / f"{name}.ipynb"
         nb = nbformat.read(path, as_version=4)
         t = time.perf_counter()
-        NotebookClient(nb, timeout=3600, kernel_name="python3",  # a hung cell fails, in 1 h
+        # per-cell timeout: above the longest cell (a training, ~5 min). nbclient sometimes
+        # waits out the whole timeout on a cell with widgets (jupyter/nbclient#312), so
+        # keep it no longer than needed
+        NotebookClient(nb, timeout=900, kernel_name="python3",
                        resources={"metadata": {"path": str(ROOT)}}).execute()
         nbformat.write(nb, path)
         print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
