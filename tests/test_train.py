@@ -38,24 +38,33 @@ def stack(tmp_path_factory):
     return read_stack(path), case
 
 
+def watch_optimizer_steps(monkeypatch, before_step=lambda n: None) -> list[int]:
+    """Count AdamW steps (the list of their numbers), calling before_step(n) before each."""
+    steps: list[int] = []
+    real_step = torch.optim.AdamW.step
+
+    def step(self, *a, **k):
+        steps.append(len(steps) + 1)
+        before_step(steps[-1])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    return steps
+
+
 def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, stack, monkeypatch):
     obs, _ = stack
     cfg = tiny_config(20)
     train([obs], tmp_path / "straight", cfg, progress=False)
 
-    calls = {"n": 0}
-    real_step = torch.optim.AdamW.step
-
-    def crashing_step(self, *a, **k):
-        calls["n"] += 1
-        if calls["n"] == 35:  # in the regressor stage, after its checkpoint at step 10
+    def crash(n: int) -> None:
+        if n == 35:  # in the regressor stage, after its checkpoint at step 10
             raise KeyboardInterrupt
-        return real_step(self, *a, **k)
 
-    monkeypatch.setattr(torch.optim.AdamW, "step", crashing_step)
-    with pytest.raises(KeyboardInterrupt):
-        train([obs], tmp_path / "resumed", cfg, progress=False)
-    monkeypatch.setattr(torch.optim.AdamW, "step", real_step)
+    with monkeypatch.context() as m:
+        watch_optimizer_steps(m, crash)
+        with pytest.raises(KeyboardInterrupt):
+            train([obs], tmp_path / "resumed", cfg, progress=False)
     assert (tmp_path / "resumed" / "checkpoints" / "regressor.pt").exists()
     train([obs], tmp_path / "resumed", cfg, progress=False)
 
@@ -83,16 +92,9 @@ def test_overwrite_retrains_a_finished_model_rather_than_resuming_it(tmp_path, s
     obs, _ = stack
     cfg = tiny_config(10)
     train([obs], tmp_path / "w", cfg, progress=False)
-    steps = {"n": 0}
-    real_step = torch.optim.AdamW.step
-
-    def counting_step(self, *a, **k):
-        steps["n"] += 1
-        return real_step(self, *a, **k)
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", counting_step)
+    steps = watch_optimizer_steps(monkeypatch)
     train([obs], tmp_path / "w", cfg, overwrite=True, progress=False)  # same configuration
-    assert steps["n"] == cfg.autoencoder_steps + cfg.regressor_steps + cfg.diffusion_steps
+    assert len(steps) == cfg.autoencoder_steps + cfg.regressor_steps + cfg.diffusion_steps
 
 
 def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack):
