@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                      # every method, every case
     python benchmarks/run.py --methods cubic rl   # only these rows are recomputed
+    python benchmarks/run.py --methods ldm-quick --restore-only   # reuse the trained weights
 
 Each restoration runs as its own `isonb restore` process, so its wall time and peak
 memory (the child's maximum resident set, VmHWM) are measured alone. Cases are simulated once
@@ -193,16 +194,28 @@ def main() -> None:
     ap.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     ap.add_argument("--cache", type=Path, default=HERE / "cache")
     ap.add_argument("--results", type=Path, default=HERE / "results")
+    ap.add_argument("--restore-only", action="store_true",
+                    help="reuse the weights trained in the cache by the last full run (and its "
+                         "training times): for a change to restoration alone")
     a = ap.parse_args()
     a.results.mkdir(parents=True, exist_ok=True)
     hw = hardware()
     for method in a.methods:
         rows = []
+        path = a.results / f"{method}.json"
+        before = ({r["case"]: r for r in json.loads(path.read_text())["rows"]}
+                  if path.exists() else {})
         for name in a.cases:
             folder = case_dir(name, a.cache)
             out = folder / f"restored_{method}.tif"
             _, restore_args, train_args = METHODS[method]
-            train_s, train_mib = run_cli(train_args(folder)) if train_args else (0.0, 0.0)
+            if train_args and a.restore_only:
+                if name not in before:
+                    raise SystemExit(f"{method} on {name}: no earlier run to reuse; Fix: "
+                                     "run without --restore-only")
+                train_s, train_mib = before[name]["train_seconds"], before[name]["train_peak_mib"]
+            else:
+                train_s, train_mib = run_cli(train_args(folder)) if train_args else (0.0, 0.0)
             seconds, peak = run_cli(["restore", str(folder / "observed.tif"), str(out),
                                      "--overwrite", *restore_args(folder)])
             scores = metrics.evaluate(read_stack(out).data, read_stack(folder / "gt.tif").data)
@@ -211,10 +224,8 @@ def main() -> None:
                          "train_peak_mib": train_mib, "hardware": hw, **scores})
             print(f"{name:34s} {method:8s} SSIM {scores['ssim']:.4f} PSNR {scores['psnr']:.2f} "
                   f"{seconds:.1f} s {peak:.0f} MiB", flush=True)
-        path = a.results / f"{method}.json"
-        if path.exists():  # keep the rows of cases not rerun this time
-            done = {r["case"] for r in rows}
-            rows += [r for r in json.loads(path.read_text())["rows"] if r["case"] not in done]
+        done = {r["case"] for r in rows}  # keep the rows of cases not rerun this time
+        rows += [r for c, r in before.items() if c not in done]
         command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
         path.write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=2))
         if method == "ldm-shipped" and len(rows) == len(CASES):

@@ -98,7 +98,8 @@ def cmd_restore(a: argparse.Namespace) -> int:
         dz, dy, dx = stack.voxel_size
         size = (dx, dy, dx)
         if a.method in NETWORKS:
-            result, spread = restore_network(stack.data, stack.voxel_size, _load_model(a), **kw)
+            result, spread = restore_network(stack.data, stack.voxel_size, _load_model(a),
+                                             refocus=not a.no_refocus, **kw)
         else:
             result = restore(stack.data, stack.voxel_size, a.method, psf=_load_psf(a, dx),
                              rl_iterations=a.iterations)
@@ -243,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=4, help="DDIM steps")
     p.add_argument("--seed", type=int, default=0, help="seed of the LDM's latent noise")
     p.add_argument("--uncertainty", help="also write the LDM's per-voxel spread here")
+    p.add_argument("--no-refocus", action="store_true",
+                   help="LDM: skip the last step that gives each lateral frequency band its "
+                        "in-focus weight (matters for widefield stacks; 2D slices never get it)")
     p.add_argument("--axial-slices", action="store_true",
                    help="the input is a 2D axial image (z, x) or a stack of them, on the "
                         "isotropic grid already")
