@@ -8,8 +8,11 @@ keep it to minutes, the central 128x128 lateral crop of each case (all planes). 
   regressor only         x_hat = x + R(x): the refine weight set to 0
   regressor + AE         D(E(x_hat)): what passing through the latent space alone costs
   LDM, full correction   x_hat + (mean_k x_k - D(E(x_hat))): the refine weight set to 1, K=2
-  LDM, K=2 (default)     the calibrated refine weight, mean of K=2 DDIM samples (4 steps)
+  LDM, K=2               the calibrated refine weight, mean of K=2 DDIM samples (4 steps)
   LDM, K=4               the same with 4 samples
+  LDM, K=2 + refocus     the default: K=2, then each lateral band given its in-focus weight
+                         (degrade.refocus); the rows above are not refocused
+The widefield case is there for the refocusing, which leaves the others nearly unchanged.
 Writes benchmarks/results/ablation.md.
 """
 
@@ -28,7 +31,7 @@ from isonb.restore import restore_network
 
 HERE = Path(__file__).resolve().parent
 CASES = ["canaliculi-confocal0.8-z4-snr5", "membranes-confocal1.0-z2-snr10",
-         "mixed-gauss9-z2-snr8"]
+         "mixed-gauss9-z2-snr8", "mixed-widefield1.0-z2-snr12"]
 CROP = (slice(None), slice(64, 192), slice(64, 192))
 
 
@@ -68,15 +71,18 @@ def main() -> None:
         model, _ = ldm_lib.load(folder / "ldm-quick")
         results = {"cubic": interpolate(data, obs.voxel_size)}
         w = float(model.refine_weight)
-        for label, m, k in [("regressor only", variant(model, weight=0.0), 1),
-                            ("regressor + AE", variant(model, RegressorAE), 1),
-                            ("LDM, full correction", variant(model, weight=1.0), 2),
-                            ("LDM, K=2 (default)", model, 2), ("LDM, K=4", model, 4)]:
-            results[label], _ = restore_network(data, obs.voxel_size, m, samples=k, progress=False)
+        for label, m, k, refocus in [
+                ("regressor only", variant(model, weight=0.0), 1, False),
+                ("regressor + AE", variant(model, RegressorAE), 1, False),
+                ("LDM, full correction", variant(model, weight=1.0), 2, False),
+                ("LDM, K=2", model, 2, False), ("LDM, K=4", model, 4, False),
+                ("LDM, K=2 + refocus (default)", model, 2, True)]:
+            results[label], _ = restore_network(data, obs.voxel_size, m, samples=k,
+                                                progress=False, refocus=refocus)
         for label, vol in results.items():
             s = metrics.evaluate(vol, gt)
             rows.append((name, label, s, w))
-            print(f"{name:32s} {label:20s} (w {w:.2f}) SSIM {s['ssim']:.4f} PSNR {s['psnr']:.2f} "
+            print(f"{name:32s} {label:28s} (w {w:.2f}) SSIM {s['ssim']:.4f} PSNR {s['psnr']:.2f} "
                   f"xy-SSIM {s['ssim_xy']:.4f}", flush=True)
     lines = ["# LDM ablation", "", "Made by `python benchmarks/ablation.py` (see its docstring): "
              "per-stack quick models, central 128x128 lateral crop of each case, all planes.",

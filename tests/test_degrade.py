@@ -10,7 +10,9 @@ from isonb.degrade import (
     estimate_axial_sigma,
     estimate_degradation,
     estimate_noise_std,
+    infocus_gain,
     power_spectrum,
+    refocus,
     synthesize_axial,
 )
 from isonb.psf import FWHM_PER_SIGMA
@@ -90,6 +92,32 @@ def test_estimated_degradation_on_a_simulated_gaussian_case():
     assert np.allclose(deg.band_sigmas, sigma_px, rtol=0.35)  # one Gaussian: the same per band
     sigma_true = case.stats["read_noise_std"]  # the read-noise part alone: a lower bound
     assert sigma_true * 0.8 < deg.noise_std < sigma_true * 2.0
+    assert infocus_gain(deg, np.array([0.0, 0.5])) == pytest.approx(1.0, abs=0.2)
+
+
+def test_infocus_gain_undoes_a_cone_and_leaves_flat_or_rising_bands_alone():
+    f = np.array([0.01, 0.05, 0.1, 0.4])
+    cone = Degradation(4.0, 2.0, 0.01, band_freqs=(0.01, 0.05, 0.1), band_sigmas=(10, 5, 2.5))
+    assert infocus_gain(cone, f) == pytest.approx([1.0, 2.0, 4.0, 4.0])
+    rising = Degradation(4.0, 2.0, 0.01, band_freqs=(0.01, 0.05, 0.1), band_sigmas=(3, 3.5, 4))
+    assert infocus_gain(rising, f) == pytest.approx(np.ones(4))
+    assert infocus_gain(rising.single_gaussian(), f) == pytest.approx(np.ones(4))
+
+
+def test_refocus_undoes_the_out_of_focus_weight_of_each_band():
+    # lateral bands weighted by sigma(f) / sigma(0), as a widefield stack's xy planes are
+    rng = np.random.default_rng(5)
+    truth = ndimage.gaussian_filter(rng.standard_normal((20, 80, 72)), 1.0) + 1.0
+    deg = Degradation(4.0, 2.0, 0.01, band_freqs=(0.01, 0.05, 0.1), band_sigmas=(10, 5, 2.5))
+    radial = np.hypot(np.fft.fftfreq(80)[:, None], np.fft.rfftfreq(72)[None, :])
+    hazy = np.fft.irfft2(np.fft.rfft2(truth) / infocus_gain(deg, radial), s=(80, 72))
+    sharp = refocus(hazy, deg)  # 20 planes: more than one chunk of 16
+    assert sharp.shape == hazy.shape and sharp.dtype == np.float32
+    inner = (slice(None), slice(16, -16), slice(16, -16))
+    assert np.abs(hazy - truth)[inner].max() > 0.5 * truth.std()
+    assert np.abs(sharp - truth)[inner].max() < 0.1 * truth.std()  # mirror vs periodic edges
+    assert sharp.mean() == pytest.approx(hazy.mean(), rel=1e-3)  # the gain is 1 at f = 0
+    assert np.array_equal(refocus(hazy, deg.single_gaussian()), hazy.astype(np.float32))
 
 
 def test_synthetic_axial_patches_are_blurred_along_axis_0_only():
