@@ -138,10 +138,14 @@ def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn
     fused = 0.5 * (xz_mean.transpose(1, 0, 2) + yz_mean.transpose(1, 2, 0))
     if refocus and isinstance(model, LDM):
         deg = degrade.estimate_degradation(observed, voxel_size)
-        gain = degrade.infocus_gain(deg, np.array([0.5]))[0]
-        print(f"refocus: fine lateral detail x{gain:.2f} against coarse (band sigmas "
-              f"{', '.join(f'{s:.1f}' for s in deg.band_sigmas)} px)")
-        fused = degrade.refocus(fused, deg)
+        if len(deg.band_sigmas) < 2:
+            print("refocus: skipped, too few axial frequencies above the noise for a "
+                  "band-wise estimate (gain 1)")
+        else:
+            gain = degrade.infocus_gain(deg, np.array([0.5]))[0]
+            print(f"refocus: fine lateral detail x{gain:.2f} against coarse (band sigmas "
+                  f"{', '.join(f'{s:.1f}' for s in deg.band_sigmas)} px)")
+            fused = degrade.refocus(fused, deg)
     spread = np.sqrt(0.5 * (xz_std.transpose(1, 0, 2) ** 2 + yz_std.transpose(1, 2, 0) ** 2))
     return denormalize(fused, lo, hi), (spread * (hi - lo)).astype(np.float32)
 
