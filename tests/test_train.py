@@ -9,6 +9,7 @@ from isonb import metrics
 from isonb.baselines import interpolate
 from isonb.checkpoint import WEIGHTS
 from isonb.cli import main
+from isonb.degrade import estimate_degradation, refocus
 from isonb.errors import IsonbError
 from isonb.io import read_stack, write_stack
 from isonb.models.autoencoder import AutoencoderConfig
@@ -115,6 +116,10 @@ def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack):
     assert ours["ssim"] > cubic["ssim"] + 0.05
     again, _ = restore_network(obs.data, obs.voxel_size, model, samples=2, steps=2, progress=False)
     assert np.array_equal(restored, again)  # same seed, same volume
+    plain, _ = restore_network(obs.data, obs.voxel_size, model, samples=2, steps=2,
+                               progress=False, refocus=False)
+    deg = estimate_degradation(obs.data, obs.voxel_size)  # refocusing is the last step
+    assert np.allclose(restored, refocus(plain, deg), atol=1e-4 * np.ptp(plain))
 
 
 def test_cli_train_then_restore_with_uncertainty_and_axial_slices(tmp_path, stack, monkeypatch):
