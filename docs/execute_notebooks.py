@@ -29,10 +29,11 @@ def main() -> None:
         nb = nbformat.read(path, as_version=4)
         t = time.perf_counter()
         # per-cell timeout: above the longest cell (a training, ~5 min). nbclient sometimes
-        # waits out the whole timeout on a cell with widgets (jupyter/nbclient#312), so
-        # keep it no longer than needed
-        NotebookClient(nb, timeout=900, kernel_name="python3",
-                       resources={"metadata": {"path": str(ROOT)}}).execute()
+        # waits out the whole timeout on a cell with widgets (jupyter/nbclient#312), so the
+        # viewer cells get 60 s
+        NotebookClient(nb, timeout_func=lambda cell: 60 if "view(" in cell.source else 900,
+                       kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+                       ).execute()
         nbformat.write(nb, path)
         print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
 

@@ -24,9 +24,10 @@ def test_notebook_runs_in_quick_mode(name, workdir, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(ROOT / f"{name}.ipynb", as_version=4)
     # quick-mode cells take well under a minute; nbclient sometimes waits out the whole
-    # timeout on a cell with widgets (jupyter/nbclient#312), so keep it short
-    NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(workdir)}}).execute()
+    # timeout on a cell with widgets (jupyter/nbclient#312), so the viewer cells get 60 s
+    NotebookClient(nb, timeout_func=lambda cell: 60 if "view(" in cell.source else 180,
+                   kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+                   ).execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors
