@@ -9,7 +9,7 @@ from isonb import metrics
 from isonb.baselines import interpolate
 from isonb.checkpoint import WEIGHTS
 from isonb.cli import main
-from isonb.degrade import estimate_degradation, refocus
+from isonb.degrade import Degradation, refocus
 from isonb.errors import IsonbError
 from isonb.io import read_stack, write_stack
 from isonb.models.autoencoder import AutoencoderConfig
@@ -98,7 +98,7 @@ def test_overwrite_retrains_a_finished_model_rather_than_resuming_it(tmp_path, s
     assert len(steps) == cfg.autoencoder_steps + cfg.regressor_steps + cfg.diffusion_steps
 
 
-def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack):
+def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack, monkeypatch):
     obs, case = stack
     train([obs], tmp_path / "w", tiny_config(150, lr=1e-3), progress=False)
     model, card = L.load(tmp_path / "w")
@@ -116,10 +116,14 @@ def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack):
     assert ours["ssim"] > cubic["ssim"] + 0.05
     again, _ = restore_network(obs.data, obs.voxel_size, model, samples=2, steps=2, progress=False)
     assert np.array_equal(restored, again)  # same seed, same volume
-    plain, _ = restore_network(obs.data, obs.voxel_size, model, samples=2, steps=2,
-                               progress=False, refocus=False)
-    deg = estimate_degradation(obs.data, obs.voxel_size)  # refocusing is the last step
-    assert np.allclose(restored, refocus(plain, deg), atol=1e-4 * np.ptp(plain))
+    # refocusing is the last step: with a stack whose bands fall (as a widefield one's do)
+    cone = Degradation(4.0, 2.0, 0.01, band_freqs=(0.01, 0.05, 0.1), band_sigmas=(10, 5, 2.5))
+    monkeypatch.setattr("isonb.degrade.estimate_degradation", lambda *args: cone)
+    kw = dict(samples=2, steps=2, progress=False)
+    plain, _ = restore_network(obs.data, obs.voxel_size, model, refocus=False, **kw)
+    sharp, _ = restore_network(obs.data, obs.voxel_size, model, **kw)
+    assert np.abs(sharp - plain).max() > 0.05 * np.ptp(plain)
+    assert np.allclose(sharp, refocus(plain, cone), atol=1e-4 * np.ptp(plain))
 
 
 def test_cli_train_then_restore_with_uncertainty_and_axial_slices(tmp_path, stack, monkeypatch):
