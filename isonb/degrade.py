@@ -13,6 +13,7 @@ rows, interpolated back and given the data's noise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -192,6 +193,18 @@ def estimate_degradation(observed: np.ndarray, voxel_size: tuple[float, float, f
                        band_freqs=freqs, band_sigmas=sigmas)
 
 
+def filter_mirrored(x: np.ndarray, pad: tuple[int, int],
+                    transfer: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """Filter the last two axes of `x` by transfer(k0, k1) (frequencies in cycles/px) in the
+    Fourier domain, mirror-padded by `pad` px so that the filter does not wrap around."""
+    p0, p1 = pad
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p0, p0), (p1, p1)], mode="symmetric")
+    k0 = np.fft.fftfreq(padded.shape[-2])[:, None]
+    k1 = np.fft.rfftfreq(padded.shape[-1])[None, :]
+    out = np.fft.irfft2(np.fft.rfft2(padded) * transfer(k0, k1), s=padded.shape[-2:])
+    return out[..., p0:p0 + x.shape[-2], p1:p1 + x.shape[-1]].astype(np.float32)
+
+
 def blur_axial_by_band(img: np.ndarray, freqs: tuple[float, ...], sigmas: tuple[float, ...]
                        ) -> np.ndarray:
     """Blur axis 0 of a 2D image by a Gaussian whose width depends on the axis-1 frequency.
@@ -199,14 +212,8 @@ def blur_axial_by_band(img: np.ndarray, freqs: tuple[float, ...], sigmas: tuple[
     sigma(f) interpolates the bands (constant beyond them); the image is mirror-padded so
     that the Fourier filter does not wrap around.
     """
-    pz, px = int(np.ceil(4 * max(sigmas))), 16
-    padded = np.pad(img, ((pz, pz), (px, px)), mode="symmetric")
-    kz = np.fft.fftfreq(padded.shape[0])[:, None]
-    kx = np.fft.rfftfreq(padded.shape[1])[None, :]
-    sigma = np.interp(kx, freqs, sigmas)
-    transfer = np.exp(-2 * np.pi**2 * sigma**2 * kz**2)
-    out = np.fft.irfft2(np.fft.rfft2(padded) * transfer, s=padded.shape)
-    return out[pz:pz + img.shape[0], px:px + img.shape[1]].astype(np.float32)
+    return filter_mirrored(img, (int(np.ceil(4 * max(sigmas))), 16), lambda kz, kx: np.exp(
+        -2 * np.pi**2 * np.interp(kx, freqs, sigmas) ** 2 * kz**2))
 
 
 def infocus_gain(deg: Degradation, f: np.ndarray) -> np.ndarray:
@@ -231,16 +238,12 @@ def refocus(vol: np.ndarray, deg: Degradation) -> np.ndarray:
     The extra axial blur stands in for the total axial extent; the lateral part, which
     the data cannot separate from the object, is small beside it where the gain matters.
     """
-    pad, (_, ny, nx) = 16, vol.shape
-    ky = np.fft.fftfreq(ny + 2 * pad)[:, None]
-    kx = np.fft.rfftfreq(nx + 2 * pad)[None, :]
-    gain = infocus_gain(deg, np.sqrt(ky**2 + kx**2)).astype(np.float32)
+    def gain(ky: np.ndarray, kx: np.ndarray) -> np.ndarray:
+        return infocus_gain(deg, np.sqrt(ky**2 + kx**2)).astype(np.float32)
+
     out = np.empty(vol.shape, dtype=np.float32)
     for z0 in range(0, len(vol), 16):  # a few planes at a time: bounded memory
-        planes = np.pad(vol[z0:z0 + 16], ((0, 0), (pad, pad), (pad, pad)), mode="symmetric")
-        spec = np.fft.rfft2(planes, axes=(1, 2)) * gain
-        out[z0:z0 + 16] = np.fft.irfft2(spec, s=planes.shape[1:], axes=(1, 2))[
-            :, pad:pad + ny, pad:pad + nx]
+        out[z0:z0 + 16] = filter_mirrored(vol[z0:z0 + 16], (16, 16), gain)
     return out
 
 
