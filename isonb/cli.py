@@ -123,7 +123,12 @@ def cmd_train(a: argparse.Namespace) -> int:
           if v is not None}
     if a.psf_fwhm and a.method != "care":
         raise IsonbError("--psf-fwhm is for CARE's known-PSF variant. Fix: add --method care")
+    if a.degradation and a.method != "ldm":
+        raise IsonbError("--degradation is an option of the LDM. Fix: drop it, or use "
+                         "--method ldm")
     if a.method == "ldm":
+        if a.degradation:
+            kw["degradation"] = a.degradation
         train(stacks, a.out, TrainConfig.quick(**kw) if quick else TrainConfig(**kw),
               overwrite=a.overwrite)
     else:
@@ -195,6 +200,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from .restore import METHODS, NETWORKS
     from .simulate import PSF_MODELS, STRUCTURES
+    from .train import DEGRADATIONS
 
     parser = argparse.ArgumentParser(prog="isonb", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -231,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="few steps (also: ISONB_QUICK=1)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--patch", type=int, help="training patch side in px (default 64)")
+    p.add_argument("--degradation", choices=DEGRADATIONS,
+                   help="LDM: how training inputs are made from xy patches: psf (default, the "
+                        "estimated PSF, sampling and noise) or learned (that, then a CycleGAN "
+                        "generator trained to make it look like the real xz/yz planes)")
     p.add_argument("--overwrite", action="store_true", help="replace weights in --out")
     p.set_defaults(func=cmd_train)
 

@@ -282,22 +282,24 @@ class PairSampler:
     """Self-supervised training pairs (synthetic axial patch, xy patch) from real xy patches.
 
     Each draw takes random xy patches, applies one of the 8 symmetries of the square (the
-    lateral plane is isotropic), and degrades a copy with its own stack's `Degradation`.
+    lateral plane is isotropic), and degrades a copy with its own stack's `Degradation`,
+    then with `transform` if one is set (the learned degradation, on (n, p, p) batches).
     """
 
     def __init__(self, patches: np.ndarray, degradations: list[Degradation],
-                 source: np.ndarray, rng: np.random.Generator):
+                 source: np.ndarray, rng: np.random.Generator,
+                 transform: Callable[[np.ndarray], np.ndarray] | None = None):
         self.patches = patches  # (n, p, p) xy patches, normalised
         self.degradations = degradations  # one per stack
         self.source = source  # (n,) stack index of each patch
         self.rng = rng
+        self.transform = transform
 
     def split(self, every: int) -> tuple[PairSampler, PairSampler]:
         """(every `every`-th patch, the others): held-out and training samplers."""
         held = np.arange(len(self.patches)) % every == 0
-        return (PairSampler(self.patches[held], self.degradations, self.source[held], self.rng),
-                PairSampler(self.patches[~held], self.degradations, self.source[~held],
-                            self.rng))
+        return tuple(PairSampler(self.patches[m], self.degradations, self.source[m], self.rng,
+                                 self.transform) for m in (held, ~held))
 
     def draw(self, batch: int, recorrupt: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """(inputs, targets), each (batch, 1, p, p) float32.
@@ -316,4 +318,6 @@ class PairSampler:
             sources, targets = clean + recorrupt * z, clean - z / recorrupt
         inputs = np.stack([synthesize_axial(s, self.degradations[self.source[i]], self.rng)
                            for s, i in zip(sources, idx)])
+        if self.transform is not None:
+            inputs = self.transform(inputs)
         return inputs[:, None].astype(np.float32), targets[:, None].astype(np.float32)

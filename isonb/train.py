@@ -1,14 +1,18 @@
 """Training the latent diffusion model on the stacks to restore: unpaired, no ground truth.
 
-Three stages, each checkpointed and resumable, then one calibration:
+Three stages (four with a learned degradation), each checkpointed and resumable, then one
+calibration:
+  0. degrader     synthetic -> real axial patches (degradation="learned" only)   CycleGAN
   1. autoencoder  on xy and axial patches of the stacks          L1 + 0.2 (1 - SSIM)
   2. regressor    on recorrupted (synthetic axial, xy) pairs     L1
   3. diffusion    on (synthetic axial, xy) pairs: residual latents   v-prediction MSE, EMA
   4. refine weight: least-squares weight of the diffusion's correction, on held-out pairs
 Synthetic axial patches come from real xy patches degraded with the degradation estimated
 from each stack (`isonb.degrade`): the target domain is the xy planes, the source domain
-the resliced xz/yz planes. Recorrupted pairs (R2R) have independent noise in input and
-target, so the regressor learns noise-free images although no clean image is ever seen.
+the resliced xz/yz planes. With degradation="learned", a CycleGAN generator trained first
+(`isonb.learned_degradation`) makes the synthetic patches look like the real ones.
+Recorrupted pairs (R2R) have independent noise in input and target, so the regressor
+learns noise-free images although no clean image is ever seen.
 Every 10th xy patch is held out of all training, for the autoencoder's PSNR and step 4.
 """
 
@@ -33,9 +37,11 @@ from .diffusion import v_loss
 from .errors import IsonbError
 from .io import Stack
 from .ldm import LDM, LDMConfig
+from .learned_degradation import CycleGAN, DegraderConfig, as_transform
 from .models.autoencoder import Autoencoder, ssim_loss
 from .psf import FWHM_PER_SIGMA
 from .volume import (
+    augment,
     normalize,
     percentile_range,
     reslice_isotropic,
@@ -45,7 +51,10 @@ from .volume import (
 )
 
 STAGES = ("autoencoder", "regressor", "diffusion")
-SHARE = {"autoencoder": 0.15, "regressor": 0.6, "diffusion": 0.25}  # of a --minutes budget
+SHARE = {"degrader": 0.2, "autoencoder": 0.15, "regressor": 0.6, "diffusion": 0.25}  # of
+# a --minutes budget, normalised over the stages that run
+SEED_INDEX = {"autoencoder": 0, "regressor": 1, "diffusion": 2, "calibration": 3, "degrader": 4}
+DEGRADATIONS = ("psf", "learned")
 HOLD_OUT = 10  # every HOLD_OUT-th xy patch is held out of training
 
 
@@ -54,36 +63,40 @@ class TrainConfig:
     """One training run; saved in the model card next to the weights it produced."""
 
     seed: int = 0
+    degradation: str = "psf"  # "psf": the estimated PSF model; "learned": + a CycleGAN on it
     patch: int = 64  # square patch side (px); a multiple of 8
     n_patches: int = 3000  # xy patches drawn from the stacks (and as many axial ones)
     batch: int = 16
     autoencoder_steps: int = 2000
     regressor_steps: int = 3000
     diffusion_steps: int = 3000
+    degrader_steps: int = 1500  # with degradation="learned"
     lr: float = 5e-4  # AdamW, cosine decay to 10% over each stage
     recorrupt: float = 0.5  # R2R strength a of the regressor's pairs (0: plain noisy targets)
     ema: float = 0.999  # EMA decay of the denoiser's weights
     checkpoint_every: int = 250
     minutes: float = 0.0  # time cap of the three stages, shared by SHARE (0: none)
     model: LDMConfig = field(default_factory=LDMConfig)
+    degrader: DegraderConfig = field(default_factory=DegraderConfig)
 
     @classmethod
     def quick(cls, **overrides) -> TrainConfig:
         """Few steps on small pools: a per-stack run of a few minutes on a laptop CPU."""
         base = dict(n_patches=800, autoencoder_steps=300, regressor_steps=900,
-                    diffusion_steps=400, checkpoint_every=100)
+                    diffusion_steps=400, degrader_steps=300, checkpoint_every=100)
         return cls(**{**base, **overrides})
 
     @classmethod
     def smoke(cls, **overrides) -> TrainConfig:
         """A minute-long run that only proves the pipeline works (notebooks in CI)."""
         base = dict(n_patches=200, autoencoder_steps=40, regressor_steps=60,
-                    diffusion_steps=40, checkpoint_every=20)
+                    diffusion_steps=40, degrader_steps=20, checkpoint_every=20)
         return cls(**{**base, **overrides})
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        return cls(**{**d, "model": LDMConfig.from_dict(d["model"])})
+        degrader = DegraderConfig.from_dict(d["degrader"]) if "degrader" in d else DegraderConfig()
+        return cls(**{**d, "model": LDMConfig.from_dict(d["model"]), "degrader": degrader})
 
 
 @dataclass
@@ -127,9 +140,12 @@ def _cosine_lr(step: int, steps: int, lr: float) -> float:
 def _run_stage(name: str, module: torch.nn.Module, loss_fn: Callable[[], torch.Tensor],
                steps: int, cfg: TrainConfig, ckpt: Path, rng: np.random.Generator,
                gen: torch.Generator, deadline: float, ema: torch.nn.Module | None = None,
-               progress: bool = True) -> list[float]:
+               progress: bool = True, lr: float | None = None,
+               betas: tuple[float, float] = (0.9, 0.999), clip: float | None = 1.0
+               ) -> list[float]:
     """Optimise `module` for `steps` steps, checkpointing (and resuming) at `ckpt`."""
-    opt = torch.optim.AdamW(module.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    lr = lr or cfg.lr
+    opt = torch.optim.AdamW(module.parameters(), lr=lr, betas=betas, weight_decay=1e-4)
     losses: list[float] = []
     start = 0
     if ckpt.exists():
@@ -158,11 +174,12 @@ def _run_stage(name: str, module: torch.nn.Module, loss_fn: Callable[[], torch.T
             print(f"{name}: time budget reached at step {step}/{steps}")
             break
         for group in opt.param_groups:
-            group["lr"] = _cosine_lr(step, steps, cfg.lr)
+            group["lr"] = _cosine_lr(step, steps, lr)
         loss = loss_fn()
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(module.parameters(), 1.0)
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(module.parameters(), clip)
         opt.step()
         if ema is not None:
             with torch.no_grad():
@@ -188,6 +205,9 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     the stage checkpoints in out/checkpoints; `overwrite` retrains a finished one afresh.
     """
     cfg = cfg or TrainConfig()
+    if cfg.degradation not in DEGRADATIONS:
+        raise IsonbError(f"unknown degradation {cfg.degradation!r}. Fix: choose one of "
+                         f"{', '.join(DEGRADATIONS)}")
     out = Path(out)
     if (out / WEIGHTS).exists():
         if not overwrite:
@@ -225,20 +245,43 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     def tensor(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(dev)
 
-    def stage_args(k: int) -> dict:
+    stages = (("degrader",) if cfg.degradation == "learned" else ()) + STAGES
+
+    def stage_args(stage: str) -> dict:
         """A stage's arguments; its deadline is its share of the budget still left."""
-        stage = STAGES[k]
+        k = SEED_INDEX[stage]
         rng_k = np.random.default_rng([cfg.seed, k])
         pairs.rng = held.rng = rng_k
         left = budget - (time.monotonic() - t_stages)
-        share = SHARE[stage] / sum(SHARE[s] for s in STAGES[k:])
+        share = SHARE[stage] / sum(SHARE[s] for s in stages[stages.index(stage):])
         return dict(name=stage, steps=getattr(cfg, f"{stage}_steps"), cfg=cfg,
                     ckpt=out / "checkpoints" / f"{stage}.pt", rng=rng_k,
                     gen=torch.Generator().manual_seed(cfg.seed * 1000 + k),
                     deadline=time.monotonic() + share * left, progress=progress)
 
+    # 0. the learned degradation (optional): synthetic axial patches made to look real
+    if cfg.degradation == "learned":
+        if len(data.axial) == 0:
+            names = ", ".join(str(s.path) for s in stacks)
+            raise IsonbError(f"{names}: resliced, thinner than the {cfg.patch}-px patch, so "
+                             "there are no real axial patches to "
+                             "learn the degradation from. Fix: pass a smaller --patch, or "
+                             "--degradation psf")
+        args = stage_args("degrader")
+        gan = CycleGAN(cfg.degrader).to(dev)
+
+        def degrader_loss() -> torch.Tensor:
+            a = tensor(pairs.draw(cfg.batch)[0])
+            idx = args["rng"].integers(0, len(data.axial), cfg.batch)
+            b = np.stack([augment(data.axial[i], args["rng"], lateral=False) for i in idx])
+            return gan.loss(a, tensor(b[:, None]))
+
+        losses["degrader"] = _run_stage(module=gan, loss_fn=degrader_loss, lr=cfg.degrader.lr,
+                                        betas=(0.5, 0.999), clip=None, **args)
+        pairs.transform = held.transform = as_transform(gan, dev)
+
     # 1. autoencoder on xy and axial patches
-    args = stage_args(0)
+    args = stage_args("autoencoder")
     ae = model.autoencoder
 
     def ae_loss() -> torch.Tensor:
@@ -256,10 +299,10 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
         return torch.mean(torch.abs(model.estimate(x) - y))
 
     losses["regressor"] = _run_stage(module=model.regressor, loss_fn=regressor_loss,
-                                     **stage_args(1))
+                                     **stage_args("regressor"))
 
     # 3. diffusion on the residual latents the regressor misses
-    args = stage_args(2)
+    args = stage_args("diffusion")
     with torch.no_grad():
         x, y = (tensor(a) for a in pairs.draw(64))
         z_hat, _ = model.condition(x, model.estimate(x))
@@ -280,7 +323,7 @@ def train(stacks: list[Stack], out: str | Path, cfg: TrainConfig | None = None,
     model.eval()
 
     # 4. how much of the diffusion's correction to keep, measured on held-out pairs
-    held.rng = np.random.default_rng([cfg.seed, len(STAGES)])
+    held.rng = np.random.default_rng([cfg.seed, SEED_INDEX["calibration"]])
     refine = calibrate_refine_weight(model, held, cfg, torch.Generator().manual_seed(cfg.seed))
     model.refine_weight.fill_(refine["refine_weight"])
     minutes = (time.monotonic() - t0) / 60

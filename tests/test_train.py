@@ -11,7 +11,7 @@ from isonb.checkpoint import WEIGHTS
 from isonb.cli import main
 from isonb.degrade import Degradation, refocus
 from isonb.errors import IsonbError
-from isonb.io import read_stack, write_stack
+from isonb.io import read_stack
 from isonb.models.autoencoder import AutoencoderConfig
 from isonb.models.unet import UNetConfig
 from isonb.restore import restore_network
@@ -25,18 +25,6 @@ def tiny_config(steps: int = 20, **kw) -> TrainConfig:
     return TrainConfig(patch=32, n_patches=120, batch=8, autoencoder_steps=steps,
                        regressor_steps=steps, diffusion_steps=steps, checkpoint_every=10,
                        model=TINY, **kw)
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    from isonb.simulate import SimulationConfig, simulate
-
-    case = simulate(SimulationConfig(structure="mixed", shape=(41, 64, 64), psf="confocal",
-                                     na=0.8, z_step=2, snr=10, seed=21))
-    path = tmp_path_factory.mktemp("stack") / "observed.tif"
-    write_stack(path, case.observed, case.voxel_size)
-    write_stack(path.with_name("gt.tif"), case.gt, case.gt_voxel_size)
-    return read_stack(path), case
 
 
 def watch_optimizer_steps(monkeypatch, before_step=lambda n: None) -> list[int]:

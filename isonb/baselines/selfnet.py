@@ -21,73 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 from tqdm.auto import tqdm
 
 from ..checkpoint import device, load_model, save_model
 from ..degrade import Degradation, synthesize_axial
 from ..io import Stack
-
-
-@dataclass
-class SelfNetConfig:
-    ngf: int = 64  # generator / deblurring-net filters
-    blocks: int = 6  # ResNet blocks
-    ndf: int = 64  # discriminator filters
-    d_layers: int = 2  # PatchGAN layers
-
-
-class ResnetGenerator(nn.Module):
-    """Self-Net's Deblur_Net: 7x7 in, 2 convs, ResNet blocks, 2 convs, 7x7 out; LeakyReLU."""
-
-    multiple = 1
-
-    def __init__(self, cfg: SelfNetConfig):
-        super().__init__()
-        self.cfg = cfg
-        c = cfg.ngf
-        act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
-        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(1, c, 7), act()]
-        layers += [m for _ in range(2) for m in (nn.Conv2d(c, c, 3, padding=1), act())]
-        layers += [ResBlock(c) for _ in range(cfg.blocks)]
-        layers += [m for _ in range(2) for m in (nn.Conv2d(c, c, 3, padding=1), act())]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(c, 1, 7)]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x)
-
-
-class ResBlock(nn.Module):
-    def __init__(self, c: int):
-        super().__init__()
-        self.body = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), nn.LeakyReLU(0.2),
-                                  nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
-
-
-def patch_discriminator(cfg: SelfNetConfig) -> nn.Sequential:
-    """PatchGAN with `d_layers` strided 4x4 convolutions and instance norm."""
-    c, layers = cfg.ndf, [nn.Conv2d(1, cfg.ndf, 4, 2, 1), nn.LeakyReLU(0.2)]
-    mult = 1
-    for n in range(1, cfg.d_layers):
-        prev, mult = mult, min(2**n, 8)
-        layers += [nn.Conv2d(c * prev, c * mult, 4, 2, 1), nn.InstanceNorm2d(c * mult),
-                   nn.LeakyReLU(0.2)]
-    prev, mult = mult, min(2**cfg.d_layers, 8)
-    layers += [nn.Conv2d(c * prev, c * mult, 4, 1, 1), nn.InstanceNorm2d(c * mult),
-               nn.LeakyReLU(0.2), nn.Conv2d(c * mult, 1, 4, 1, 1)]
-    return nn.Sequential(*layers)
-
-
-def init_normal(module: nn.Module) -> None:
-    """CycleGAN's initialisation: conv weights ~ N(0, 0.02), biases 0."""
-    for m in module.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            nn.init.zeros_(m.bias)
+from ..models.gan import GANConfig as SelfNetConfig
+from ..models.gan import ResnetGenerator, init_normal, lsgan, patch_discriminator
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -167,9 +107,6 @@ def train_selfnet(stacks: list[Stack], out: str | Path, cfg: SelfNetTrainConfig 
     opt_deblur = torch.optim.Adam(deblur.parameters(), cfg.lr, betas=betas)
     pool_a, pool_b = ImagePool(50, rng), ImagePool(50, rng)
 
-    def gan(pred: torch.Tensor, real: bool) -> torch.Tensor:  # LSGAN
-        return torch.mean((pred - float(real)) ** 2)
-
     def draw() -> tuple[torch.Tensor, ...]:
         idx = rng.integers(0, len(data.xy), cfg.batch)
         xy = np.stack([np.ascontiguousarray(data.xy[i][::-1] if rng.random() < 0.5
@@ -198,7 +135,7 @@ def train_selfnet(stacks: list[Stack], out: str | Path, cfg: SelfNetTrainConfig 
         for p in [*d_a.parameters(), *d_b.parameters(), *deblur.parameters()]:
             p.requires_grad_(False)
         fake_c = deblur(fake_b)
-        loss_g = (0.1 * gan(d_a(fake_b), True) + 0.1 * gan(d_b(fake_a), True)
+        loss_g = (0.1 * lsgan(d_a(fake_b), True) + 0.1 * lsgan(d_b(fake_a), True)
                   + charbonnier(rec_a, a) + 0.1 * (1 - ssim(rec_a, a))
                   + charbonnier(rec_b, b) + 0.1 * (1 - ssim(rec_b, b))
                   + lambda_feedback * (charbonnier(fake_c, c) + 0.1 * (1 - ssim(fake_c, c))))
@@ -209,8 +146,8 @@ def train_selfnet(stacks: list[Stack], out: str | Path, cfg: SelfNetTrainConfig 
             p.requires_grad_(True)
         if (it + 1) % 2 == 0:
             fb, fa = pool_b.query(fake_b), pool_a.query(fake_a)
-            loss_d = 0.1 * 0.5 * (gan(d_a(b), True) + gan(d_a(fb), False)
-                                  + gan(d_b(a), True) + gan(d_b(fa), False))
+            loss_d = 0.1 * 0.5 * (lsgan(d_a(b), True) + lsgan(d_a(fb), False)
+                                  + lsgan(d_b(a), True) + lsgan(d_b(fa), False))
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
