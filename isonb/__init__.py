@@ -1,8 +1,10 @@
 """isonb: isotropic restoration of anisotropic 3D fluorescence stacks.
 
 The pipeline, module by module: `io` (stacks and voxel sizes) -> `volume` (isotropic grid,
-planes, patches, tiling) -> `psf` and `simulate` (ground-truth cases) -> `baselines` and
-`restore` (methods) -> `metrics` (BENCHMARK.md scores) -> `cli` (`python -m isonb`).
+planes, patches, tiling) -> `psf` and `simulate` (ground-truth cases) -> `degrade` (the
+degradation, estimated from the stack; optionally `learned_degradation`) -> `models`,
+`diffusion` and `ldm` (the latent diffusion model) -> `train` -> `baselines` and `restore`
+(methods) -> `metrics` (BENCHMARK.md scores) -> `viewer` -> `cli` (`python -m isonb`).
 """
 
 import os

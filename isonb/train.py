@@ -51,8 +51,8 @@ from .volume import (
 )
 
 STAGES = ("autoencoder", "regressor", "diffusion")
-SHARE = {"degrader": 0.2, "autoencoder": 0.15, "regressor": 0.6, "diffusion": 0.25}  # of
-# a --minutes budget, normalised over the stages that run
+# each stage's share of a --minutes budget, normalised over the stages that run
+SHARE = {"degrader": 0.2, "autoencoder": 0.15, "regressor": 0.6, "diffusion": 0.25}
 SEED_INDEX = {"autoencoder": 0, "regressor": 1, "diffusion": 2, "calibration": 3, "degrader": 4}
 DEGRADATIONS = ("psf", "learned")
 HOLD_OUT = 10  # every HOLD_OUT-th xy patch is held out of training
@@ -75,7 +75,7 @@ class TrainConfig:
     recorrupt: float = 0.5  # R2R strength a of the regressor's pairs (0: plain noisy targets)
     ema: float = 0.999  # EMA decay of the denoiser's weights
     checkpoint_every: int = 250
-    minutes: float = 0.0  # time cap of the three stages, shared by SHARE (0: none)
+    minutes: float = 0.0  # time cap of the stages, shared by SHARE (0: none)
     model: LDMConfig = field(default_factory=LDMConfig)
     degrader: DegraderConfig = field(default_factory=DegraderConfig)
 
