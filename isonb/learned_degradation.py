@@ -1,4 +1,4 @@
-"""The learned degradation (optional): a CycleGAN that makes synthetic axial patches real.
+"""The learned degradation (optional): a CycleGAN making synthetic axial patches look real.
 
 The PSF model of `isonb.degrade` blurs, samples and adds noise to xy patches along one
 axis. What it cannot express (an aberrated or asymmetric PSF, scattering, detector
@@ -7,8 +7,7 @@ G_A maps the PSF model's synthetic axial patches to the domain of the real xz/yz
 G_B maps back, with least-squares adversarial losses and cycle consistency (Zhu et al.
 2017). Both generators are residual and start at the identity (their last convolution is
 zero), so G_A starts as the PSF model and only moves it where a discriminator can tell
-synthetic from real. G_A then makes
-the inputs of the LDM's training pairs.
+synthetic from real. G_A then makes the inputs of the LDM's training pairs.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from test_train import tiny_config, watch_optimizer_steps
 from isonb import ldm as L
 from isonb.cli import main
 from isonb.errors import IsonbError
-from isonb.learned_degradation import CycleGAN, DegraderConfig
+from isonb.learned_degradation import CycleGAN, DegraderConfig, as_transform
 from isonb.models.gan import GANConfig
 from isonb.train import TrainConfig, _run_stage, train
 
@@ -66,8 +66,6 @@ def test_learned_degradation_trains_first_resumes_and_makes_the_pairs(tmp_path, 
     def spy(model, dev):
         real = as_transform(model, dev)
         return lambda patches: calls.append(len(patches)) or real(patches)
-
-    from isonb.learned_degradation import as_transform
 
     monkeypatch.setattr("isonb.train.as_transform", spy)
     train([obs], tmp_path / "straight", cfg, progress=False)
