@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 from scipy.ndimage import gaussian_filter1d
-from test_train import tiny_config, watch_optimizer_steps
+from test_train import assert_same_weights, interrupt_then_resume, tiny_config
 
-from isonb import ldm as L
 from isonb.cli import main
 from isonb.errors import IsonbError
 from isonb.learned_degradation import CycleGAN, DegraderConfig, as_transform
@@ -71,20 +70,9 @@ def test_learned_degradation_trains_first_resumes_and_makes_the_pairs(tmp_path, 
     train([obs], tmp_path / "straight", cfg, progress=False)
     assert calls  # the regressor's, diffusion's and calibration's inputs went through G_A
 
-    def crash(n: int) -> None:
-        if n == 35:  # in the autoencoder stage, after the degrader finished
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as m:
-        watch_optimizer_steps(m, crash)
-        with pytest.raises(KeyboardInterrupt):
-            train([obs], tmp_path / "resumed", cfg, progress=False)
-    assert (tmp_path / "resumed" / "checkpoints" / "degrader.pt").exists()
-    train([obs], tmp_path / "resumed", cfg, progress=False)
-    a, card = L.load(tmp_path / "straight")
-    b, _ = L.load(tmp_path / "resumed")
-    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
-        assert torch.equal(pa, pb), name
+    # step 35: in the autoencoder stage, after the degrader finished
+    interrupt_then_resume([obs], tmp_path / "resumed", cfg, monkeypatch, 35, "degrader")
+    card = assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     assert card["train_config"]["degradation"] == "learned"
     assert "degrader" in card["metrics"]["final_losses"]
     assert TrainConfig.from_dict(card["train_config"]) == cfg

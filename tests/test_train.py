@@ -41,26 +41,39 @@ def watch_optimizer_steps(monkeypatch, before_step=lambda n: None) -> list[int]:
     return steps
 
 
-def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, stack, monkeypatch):
-    obs, _ = stack
-    cfg = tiny_config(20)
-    train([obs], tmp_path / "straight", cfg, progress=False)
+def interrupt_then_resume(stacks: list, out: Path, cfg: TrainConfig, monkeypatch,
+                          at_step: int, checkpoint: str) -> None:
+    """Train into `out`, interrupted before optimiser step `at_step` (after `checkpoint`'s
+    stage has saved), then train again, which resumes."""
 
     def crash(n: int) -> None:
-        if n == 35:  # in the regressor stage, after its checkpoint at step 10
+        if n == at_step:
             raise KeyboardInterrupt
 
     with monkeypatch.context() as m:
         watch_optimizer_steps(m, crash)
         with pytest.raises(KeyboardInterrupt):
-            train([obs], tmp_path / "resumed", cfg, progress=False)
-    assert (tmp_path / "resumed" / "checkpoints" / "regressor.pt").exists()
-    train([obs], tmp_path / "resumed", cfg, progress=False)
+            train(stacks, out, cfg, progress=False)
+    assert (out / "checkpoints" / f"{checkpoint}.pt").exists()
+    train(stacks, out, cfg, progress=False)
 
-    a, _ = L.load(tmp_path / "straight")
-    b, _ = L.load(tmp_path / "resumed")
-    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+
+def assert_same_weights(a: Path, b: Path) -> dict:
+    """The two folders hold bit-identical LDM weights; returns the first one's card."""
+    model_a, card = L.load(a)
+    model_b, _ = L.load(b)
+    for (name, pa), pb in zip(model_a.state_dict().items(), model_b.state_dict().values()):
         assert torch.equal(pa, pb), name
+    return card
+
+
+def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, stack, monkeypatch):
+    obs, _ = stack
+    cfg = tiny_config(20)
+    train([obs], tmp_path / "straight", cfg, progress=False)
+    # step 35: in the regressor stage, after its checkpoint at step 10
+    interrupt_then_resume([obs], tmp_path / "resumed", cfg, monkeypatch, 35, "regressor")
+    assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     assert (tmp_path / "resumed" / "loss_curves.png").stat().st_size > 1000
 
 
