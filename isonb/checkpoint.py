@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import asdict
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +24,39 @@ WEIGHTS = "weights.safetensors"
 CARD = "model.json"
 
 
+DEVICES = ("auto", "cuda", "mps", "cpu")
+
+
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """The torch device for `name`: "auto" (or None) is the CUDA GPU, else Apple's GPU (mps),
+    else the CPU; asking for a device this machine lacks is an error that says what to do."""
+    if isinstance(name, torch.device):
+        return name
+    name = name or "auto"
+    has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(),
+           "cpu": True}
+    if name == "auto":
+        return torch.device(next(d for d in ("cuda", "mps", "cpu") if has[d]))
+    if name not in has:
+        raise IsonbError(f"unknown device {name!r}; Fix: choose one of {', '.join(DEVICES)}")
+    if not has[name]:
+        raise IsonbError(f"no {name} device on this machine (torch {torch.__version__}); Fix: "
+                         "use --device auto or cpu (on Colab: Runtime > Change runtime type "
+                         "> GPU)")
+    return torch.device(name)
+
+
 def device() -> torch.device:
-    """The GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The best device there is (`resolve_device("auto")`)."""
+    return resolve_device("auto")
+
+
+def shipped_weights() -> Path:
+    """The shipped generalist LDM's folder: package data (isonb/weights) in an installed
+    package, `weights/` beside the package in a checkout of the repository."""
+    packaged = Path(str(resources.files("isonb"))) / "weights"
+    return packaged if (packaged / CARD).exists() else Path(__file__).resolve().parent.parent / \
+        "weights"
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:

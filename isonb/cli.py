@@ -13,16 +13,22 @@ import numpy as np
 
 from . import metrics
 from .errors import IsonbError
-from .io import read_image, read_stack, write_stack
-
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+from .io import Stack, read_image, read_stack, write_stack, write_stack_planes
 
 
 def _add_stack_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voxel-size", nargs=3, type=float, metavar=("DZ", "DY", "DX"),
-                   help="voxel size in µm, overriding the file's metadata")
+                   help="voxel size in µm, z first, overriding the file's metadata")
     p.add_argument("--channel", type=int, help="channel to use in a multi-channel stack")
     p.add_argument("--time", type=int, help="time point to use in a time series")
+    p.add_argument("--axes", help="axes of a file without metadata, e.g. CZYX or TZYX")
+    p.add_argument("--series", type=int, help="series (position) of a multi-position file")
+
+
+def _read(a: argparse.Namespace, path: str) -> Stack:
+    """The stack at `path` with the stack options given on the command line."""
+    return read_stack(path, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
+                      axes=a.axes, series=a.series, require_voxel_size=True)
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
@@ -62,53 +68,107 @@ def _check_outputs(a: argparse.Namespace, *paths: str | None) -> None:
 
 
 def _load_model(a: argparse.Namespace):
-    from .checkpoint import CARD
+    from .checkpoint import CARD, shipped_weights
     from .restore import load_network
 
     if a.weights:
-        return load_network(a.weights, a.method)
-    if a.method != "ldm" or not (SHIPPED_WEIGHTS / CARD).exists():
+        return load_network(a.weights, a.method, a.device)
+    if a.method != "ldm" or not (shipped_weights() / CARD).exists():
         raise IsonbError(f"--method {a.method} needs trained weights. Fix: train them "
                          f"(python -m isonb train STACK.tif --method {a.method} --out DIR) and "
                          "pass --weights DIR")
-    return load_network(SHIPPED_WEIGHTS, "ldm")
+    return load_network(shipped_weights(), "ldm", a.device)
 
 
 def cmd_restore(a: argparse.Namespace) -> int:
-    from .restore import NETWORKS, restore, restore_axial_images, restore_network
+    from .restore import NETWORKS, restore, restore_axial_images
 
     _check_outputs(a, a.output, a.uncertainty)
     if a.uncertainty and a.method != "ldm":
         raise IsonbError("--uncertainty needs --method ldm (only the diffusion model samples)")
+    if a.uncertainty and a.diffusion == "off":
+        raise IsonbError("--uncertainty needs the diffusion's samples. Fix: drop --diffusion off")
     if a.axial_slices and a.method not in NETWORKS:
         raise IsonbError(f"--axial-slices needs a trained network. Fix: add --method "
                          f"{' or '.join(NETWORKS)}")
     t = time.perf_counter()
-    kw = dict(samples=a.samples, steps=a.steps, seed=a.seed)
     if a.axial_slices:
         images = read_image(a.input)
         if images.ndim not in (2, 3):
             raise IsonbError(f"{a.input}: expected a 2D axial image or a stack of them, got "
                              f"shape {images.shape}. Fix: save each axial slice as (z, x)")
-        result, spread = restore_axial_images(images, _load_model(a), **kw)
-        size = None
+        result, spread = restore_axial_images(images, _load_model(a), samples=a.samples,
+                                              steps=a.steps, seed=a.seed)
+        write_stack(a.output, result, None, overwrite=a.overwrite)
+        if a.uncertainty:
+            write_stack(a.uncertainty, spread, None, overwrite=a.overwrite)
+        shape = result.shape
     else:
-        stack = read_stack(a.input, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
-                           require_voxel_size=True)
-        dz, dy, dx = stack.voxel_size
-        size = (dx, dy, dx)
+        stack = _read(a, a.input)
         if a.method in NETWORKS:
-            result, spread = restore_network(stack.data, stack.voxel_size, _load_model(a),
-                                             refocus=not a.no_refocus, **kw)
+            shape = _restore_streaming(a, stack)
         else:
+            dx = stack.voxel_size[2]
             result = restore(stack.data, stack.voxel_size, a.method, psf=_load_psf(a, dx),
                              rl_iterations=a.iterations)
-    write_stack(a.output, result, size, overwrite=a.overwrite)
-    if a.uncertainty:
-        write_stack(a.uncertainty, spread, size, overwrite=a.overwrite)
-    print(f"{a.method}: {a.input} -> {a.output} {result.shape} in "
-          f"{time.perf_counter() - t:.1f} s")
+            write_stack(a.output, result, (dx,) * 3, overwrite=a.overwrite)
+            shape = result.shape
+    print(f"{a.method}: {a.input} -> {a.output} {shape} in {time.perf_counter() - t:.1f} s")
     return 0
+
+
+def _restore_streaming(a: argparse.Namespace, stack: Stack) -> tuple[int, int, int]:
+    """Restore with a network, writing the output (and the spread) plane by plane."""
+    import tempfile
+
+    from .restore import restore_network_slabs
+    from .volume import isotropic_depth
+
+    dz, _, dx = stack.voxel_size
+    nz, ny, nx = stack.data.shape
+    shape = (isotropic_depth(nz, dz, dx), ny, nx)
+    model = _load_model(a)
+    if a.method == "ldm" and a.weights is None:
+        _warn_outside_shipped_range(stack)
+    slabs = restore_network_slabs(stack.data, stack.voxel_size, model, samples=a.samples,
+                                  steps=a.steps, seed=a.seed, batch=a.batch, tile=a.tile,
+                                  refocus=not a.no_refocus, uncertainty=bool(a.uncertainty),
+                                  diffusion=a.diffusion, scratch=a.scratch)
+    with tempfile.TemporaryFile(dir=a.scratch) as spread_file:
+        def planes():
+            for _, volume, spread in slabs:
+                if spread is not None:
+                    spread_file.write(np.ascontiguousarray(spread).tobytes())
+                yield from volume
+
+        write_stack_planes(a.output, planes(), shape, (dx,) * 3, overwrite=a.overwrite)
+        if a.uncertainty:
+            spread_file.seek(0)
+            plane_bytes = ny * nx * 4
+            write_stack_planes(a.uncertainty, (np.frombuffer(spread_file.read(plane_bytes),
+                                                             np.float32).reshape(ny, nx)
+                                               for _ in range(shape[0])),
+                               shape, (dx,) * 3, overwrite=a.overwrite)
+    return shape
+
+
+def _warn_outside_shipped_range(stack: Stack) -> None:
+    """A line when the stack's sampling lies outside what the shipped model was trained on."""
+    from .checkpoint import read_card, shipped_weights
+
+    sizes = [d["voxel_size_um"] for d in read_card(shipped_weights()).get("training_data", [])]
+    if not sizes:
+        return
+    dz, _, dx = stack.voxel_size
+    seen = {"pixel size": ([s[2] for s in sizes], dx, "µm"),
+            "dz/dx": ([s[0] / s[2] for s in sizes], dz / dx, "")}
+    outside = [f"{name} {value:.3g}{unit} (trained on {min(r):.3g}-{max(r):.3g}{unit})"
+               for name, (r, value, unit) in seen.items()
+               if not min(r) / 1.5 <= value <= max(r) * 1.5]
+    if outside:
+        print(f"warning: {stack.path}: {'; '.join(outside)}: outside the shipped model's "
+              "training range; per-stack training fits such a stack better (python -m isonb "
+              f"train {stack.path} --out my_model --quick)")
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -116,8 +176,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .baselines import train_reference
     from .train import TrainConfig, train
 
-    stacks = [read_stack(p, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
-                         require_voxel_size=True) for p in a.stacks]
+    stacks = [_read(a, p) for p in a.stacks]
     quick = a.quick or quick_mode()
     kw = {k: v for k, v in dict(seed=a.seed, patch=a.patch, minutes=a.minutes).items()
           if v is not None}
@@ -154,7 +213,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
-    from .checkpoint import CARD
+    from .checkpoint import CARD, shipped_weights
     from .data import default_dataset
     from .restore import load_network, restore, restore_network
     from .viewer import save_comparison
@@ -168,12 +227,12 @@ def cmd_demo(a: argparse.Namespace) -> int:
     iso = (obs.voxel_size[2],) * 3
     results: dict[str, np.ndarray] = {}
     rows = []
-    methods = ["cubic", "rl"] + (["ldm"] if (SHIPPED_WEIGHTS / CARD).exists() else [])
+    methods = ["cubic", "rl"] + (["ldm"] if (shipped_weights() / CARD).exists() else [])
     for method in methods:
         t = time.perf_counter()
         if method == "ldm":
             results[method], spread = restore_network(obs.data, obs.voxel_size,
-                                                      load_network(SHIPPED_WEIGHTS, "ldm"))
+                                                      load_network(shipped_weights(), "ldm"))
             write_stack(out / "uncertainty_ldm.tif", spread, iso, overwrite=True)
         else:
             results[method] = restore(obs.data, obs.voxel_size, method, psf=psf)
@@ -198,7 +257,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .restore import METHODS, NETWORKS
+    from .checkpoint import DEVICES
+    from .restore import DIFFUSION_HALO, HALO, METHODS, NETWORKS
     from .simulate import PSF_MODELS, STRUCTURES
     from .train import DEGRADATIONS
 
@@ -247,12 +307,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("restore", help="restore a stack onto the isotropic grid")
     p.add_argument("input")
     p.add_argument("output")
-    p.add_argument("--method", default="cubic", choices=METHODS)
+    p.add_argument("--method", default="ldm", choices=METHODS,
+                   help="ldm (default: isonb, with the shipped weights unless --weights), "
+                        "cubic or linear interpolation, rl (Richardson-Lucy), care, selfnet")
     _add_stack_options(p)
-    p.add_argument("--weights", help="LDM folder (default: the shipped weights/)")
+    p.add_argument("--weights", help="trained model folder (ldm default: the shipped model)")
+    p.add_argument("--device", default="auto", choices=DEVICES,
+                   help="where networks run (auto: a CUDA or Apple GPU when present)")
+    p.add_argument("--tile", type=int, default=1024,
+                   help="networks restore slices in tiles of this many px, each read with "
+                        f"{HALO} px of context ({DIFFUSION_HALO} when the diffusion samples), so "
+                        "tiles give the whole slice's result; lower it if memory runs out")
+    p.add_argument("--batch", type=int,
+                   help="slices per forward pass (default: as many as the device's memory "
+                        "allows, at most 8 on a CPU)")
+    p.add_argument("--scratch", help="folder for temporary files of large stacks (default: "
+                                      "the system's temporary folder)")
     p.add_argument("--samples", type=int, default=2, help="LDM samples averaged (K)")
     p.add_argument("--steps", type=int, default=4, help="DDIM steps")
     p.add_argument("--seed", type=int, default=0, help="seed of the LDM's latent noise")
+    p.add_argument("--diffusion", default="auto", choices=("auto", "on", "off"),
+                   help="LDM: sample the latent diffusion (on), use the regression estimate "
+                        "alone (off), or skip sampling when its correction, measured on a "
+                        "few slices, is below 0.1%% of the range and no --uncertainty is "
+                        "asked for (auto)")
     p.add_argument("--uncertainty", help="also write the LDM's per-voxel spread here")
     p.add_argument("--no-refocus", action="store_true",
                    help="LDM: skip the last step that gives each lateral frequency band its "

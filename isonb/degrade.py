@@ -47,14 +47,21 @@ class Degradation:
 def power_spectrum(vol: np.ndarray, axis: int, spacing: float) -> tuple[np.ndarray, np.ndarray]:
     """Mean 1D power spectrum along `axis` (Hann window), frequencies in cycles per µm.
 
-    Normalised so that white noise of variance v has power v at every frequency.
+    Normalised so that white noise of variance v has power v at every frequency. The
+    volume is read a few million voxels at a time, so memory stays bounded for large stacks.
     """
-    v = np.asarray(vol, dtype=np.float64)
-    v = v - v.mean(axis=axis, keepdims=True)
-    n = v.shape[axis]
-    window = np.hanning(n + 2)[1:-1].reshape([-1 if a == axis else 1 for a in range(v.ndim)])
-    spec = np.abs(np.fft.rfft(v * window, axis=axis)) ** 2 / np.sum(window**2)
-    power = np.moveaxis(spec, axis, 0).reshape(spec.shape[axis], -1).mean(1)
+    n = vol.shape[axis]
+    window = np.hanning(n + 2)[1:-1].reshape([-1 if a == axis else 1 for a in range(vol.ndim)])
+    other = next(a for a in range(vol.ndim) if a != axis)
+    chunk = max(1, 2**22 // (vol.size // vol.shape[other]))
+    total = np.zeros(n // 2 + 1)
+    for i in range(0, vol.shape[other], chunk):
+        v = np.asarray(np.take(vol, range(i, min(i + chunk, vol.shape[other])), axis=other),
+                       dtype=np.float64)
+        v = v - v.mean(axis=axis, keepdims=True)
+        spec = np.abs(np.fft.rfft(v * window, axis=axis)) ** 2
+        total += np.moveaxis(spec, axis, 0).reshape(len(total), -1).sum(1)
+    power = total / (vol.size // n) / np.sum(window**2)
     return np.fft.rfftfreq(n, spacing), power
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from .errors import IsonbError, fail
 VoxelSize = tuple[float, float, float]  # (dz, dy, dx) in micrometres
 
 _UM_PER_UNIT = {
-    "µm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0, "micrometer": 1.0,
+    "µm": 1.0, "μm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0, "micrometer": 1.0,
     "micrometre": 1.0, "\\u00B5m": 1.0, "nm": 1e-3, "nanometer": 1e-3, "mm": 1e3,
     "millimeter": 1e3, "cm": 1e4, "centimeter": 1e4, "m": 1e6, "meter": 1e6,
 }
@@ -35,33 +36,100 @@ def read_stack(
     channel: int | None = None,
     time: int | None = None,
     require_voxel_size: bool = False,
+    axes: str | None = None,
+    series: int | None = None,
 ) -> Stack:
-    """Read a 3D stack; `voxel_size` overrides the file's metadata.
+    """Read a 3D stack; `voxel_size` (dz, dy, dx) in µm overrides the file's metadata.
 
-    Stacks with channels or time points need `channel` / `time`; singleton axes are dropped.
-    Every problem raises an `IsonbError` naming the file and the fix.
+    .tif/.tiff are read by tifffile; .czi, .lif, .nd2 and OME-Zarr by bioio (the `formats`
+    extra). Stacks with channels or time points need `channel` / `time`; `axes` (e.g.
+    "CZYX") names the axes of a file without metadata; `series` picks a position of a
+    multi-position file. With `require_voxel_size` (restoring, training) the voxel size must
+    be known and plausible. Every problem raises an `IsonbError` naming the file and the fix.
     """
     path = Path(path)
     if not path.exists():
         raise fail(path, "no such file", "check the path")
-    try:
-        with tifffile.TiffFile(path) as tif:
-            series = tif.series[0]
-            axes = series.axes
-            data = series.asarray()
-            meta_voxel = _voxel_size_from_metadata(tif)
-    except (tifffile.TiffFileError, ValueError, OSError) as err:
-        raise fail(path, f"not a readable TIFF ({err})", "give a .tif/.tiff stack") from None
-
-    data = _select_zyx(data, axes, channel, time, path)
+    if is_bioio_format(path):
+        data, file_axes, meta_voxel, why = _read_bioio(path, series)
+    else:
+        data, file_axes, meta_voxel, why = _read_tiff(path, series)
+    if axes is not None:
+        if len(axes) != data.ndim or not set(axes.upper()) <= set("TCZYXS"):
+            raise fail(path, f"--axes {axes} does not fit its {data.ndim} axes {data.shape}",
+                       f"give {data.ndim} letters of T, C, Z, Y, X, e.g. "
+                       f"{'TCZYX'[-data.ndim:] if data.ndim <= 5 else 'CZYX'}")
+        file_axes = axes.upper()
+    data = _select_zyx(data, file_axes, channel, time, path)
     _check_values(data, path)
     size = tuple(float(v) for v in voxel_size) if voxel_size is not None else meta_voxel
     if size is not None:
         size = _check_voxel_size(size, path)
+        if require_voxel_size:
+            _check_plausible(size, path, given=voxel_size is not None)
     elif require_voxel_size:
-        raise fail(path, "no voxel size in the file's metadata",
-                   "pass it explicitly, e.g. --voxel-size DZ DY DX (in µm)")
+        raise fail(path, why or "no voxel size in the file's metadata",
+                   "pass it explicitly, e.g. --voxel-size DZ DY DX (in µm, z first)")
     return Stack(data.astype(np.float32, copy=False), size, path)
+
+
+def _read_tiff(path: Path, series: int | None
+               ) -> tuple[np.ndarray, str, VoxelSize | None, str | None]:
+    """(data, axes, voxel size or None, why it is missing) of one series of a TIFF."""
+    try:
+        with tifffile.TiffFile(path) as tif:
+            n = len(tif.series)
+            pick = _pick_series(path, n, series)
+            data, axes = tif.series[pick].asarray(), tif.series[pick].axes
+            meta_voxel, why = _voxel_size_from_metadata(tif)
+    except (tifffile.TiffFileError, ValueError, OSError) as err:
+        raise fail(path, f"not a readable TIFF ({err})",
+                   "give a .tif/.tiff stack (or .czi, .lif, .nd2, .ome.zarr with "
+                   "pip install 'isonb[formats]')") from None
+    return data, axes, meta_voxel, why
+
+
+def _pick_series(path: Path, n: int, series: int | None) -> int:
+    """The series (position) to read; a file with several says so and names --series."""
+    if series is None:
+        if n > 1:
+            print(f"{path}: holds {n} series (positions); reading series 0 "
+                  f"(choose another with --series K, 0..{n - 1})")
+        return 0
+    if not 0 <= series < n:
+        raise fail(path, f"series {series} out of range 0..{n - 1}",
+                   f"choose a --series between 0 and {n - 1}")
+    return series
+
+
+BIOIO_SUFFIXES = (".czi", ".lif", ".nd2", ".zarr", ".ome.zarr")
+
+
+def is_bioio_format(path: Path) -> bool:
+    """True for the microscope formats read through bioio (see `BIOIO_SUFFIXES`)."""
+    return path.name.lower().endswith(BIOIO_SUFFIXES)
+
+
+def _read_bioio(path: Path, series: int | None
+                ) -> tuple[np.ndarray, str, VoxelSize | None, str | None]:
+    """(data TCZYX, axes, voxel size or None, why missing) of one scene, through bioio."""
+    try:
+        from bioio import BioImage
+    except ImportError:
+        raise fail(path, f"{path.suffix} files are read with bioio, which is not installed",
+                   "pip install 'isonb[formats]' (or convert the file to .tif)") from None
+    try:
+        img = BioImage(path)
+        img.set_scene(_pick_series(path, len(img.scenes), series))
+        data = np.asarray(img.get_image_data("TCZYX"))
+        sizes = img.physical_pixel_sizes
+    except Exception as err:  # noqa: BLE001 - a plugin's own error: say which file, and why
+        raise fail(path, f"could not be read by bioio ({type(err).__name__}: {err})",
+                   "install the bioio plugin for this format (pip install 'isonb[formats]') "
+                   "or convert the file to .tif") from None
+    if None in (sizes.Z, sizes.Y, sizes.X):
+        return data, "TCZYX", None, "no voxel size in the file's metadata"
+    return data, "TCZYX", (float(sizes.Z), float(sizes.Y), float(sizes.X)), None
 
 
 def read_image(path: str | Path) -> np.ndarray:
@@ -104,13 +172,31 @@ def write_stack(
     data = np.asarray(data)
     if data.dtype not in (np.uint8, np.uint16, np.float32):
         data = data.astype(np.float32)
-    kwargs: dict = {"imagej": True, "metadata": {"axes": "ZYX" if data.ndim == 3 else "YX"}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tifffile.imwrite(path, data, **_imagej_kwargs(voxel_size, data.ndim))
+    return path
+
+
+def _imagej_kwargs(voxel_size: VoxelSize | None, ndim: int) -> dict:
+    kwargs: dict = {"imagej": True, "metadata": {"axes": "ZYX" if ndim == 3 else "YX"}}
     if voxel_size is not None:
         dz, dy, dx = voxel_size
         kwargs["resolution"] = (1.0 / dx, 1.0 / dy)
         kwargs["metadata"].update(spacing=dz, unit="um")
+    return kwargs
+
+
+def write_stack_planes(path: str | Path, planes: Iterable[np.ndarray], shape: tuple[int, ...],
+                       voxel_size: VoxelSize | None, overwrite: bool = False) -> Path:
+    """`write_stack` for a float32 stack given plane by plane: nothing larger than a plane
+    is held, so volumes larger than memory can be written."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise fail(path, "exists already", "choose another name or pass --overwrite")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(path, data, **kwargs)
+    cast = (np.asarray(p, dtype=np.float32) for p in planes)
+    tifffile.imwrite(path, cast, shape=shape, dtype=np.float32,
+                     **_imagej_kwargs(voxel_size, len(shape)))
     return path
 
 
@@ -151,7 +237,8 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
     if data.ndim != 3:
         found = ", ".join(f"{axes[i]}={data.shape[j]}" for j, i in enumerate(keep))
         raise fail(path, f"has {data.ndim} non-singleton axes ({found})",
-                   "give a (z, y, x) stack, choosing --channel / --time where needed")
+                   "choose --channel / --time where needed, or name the axes of a file "
+                   "without metadata with --axes (e.g. --axes CZYX)")
     return data
 
 
@@ -178,30 +265,53 @@ def _check_voxel_size(size: tuple, path: Path) -> VoxelSize:
         raise fail(path, f"invalid voxel size {size}", "give three positive numbers DZ DY DX in µm")
     dz, dy, dx = size
     if not np.isclose(dy, dx, rtol=1e-3):
+        if np.isclose(dz, dy, rtol=1e-3):
+            raise fail(path, f"pixels are not square (dy={dy}, dx={dx}): sizes given in x, y, "
+                       "z order?", "give --voxel-size DZ DY DX, z first")
         raise fail(path, f"pixels are not square (dy={dy}, dx={dx})", "resample y and x equally")
     return (float(dz), float(dy), float(dx))
 
 
-def _voxel_size_from_metadata(tif: tifffile.TiffFile) -> VoxelSize | None:
-    """(dz, dy, dx) in µm from OME-XML or ImageJ metadata; None when either is missing."""
+LATERAL_RANGE_UM = (0.01, 10.0)  # pixel sizes light microscopy uses
+
+
+def _check_plausible(size: VoxelSize, path: Path, given: bool) -> None:
+    """Stop on sizes that cannot be a light microscope's: nm typed as µm, or x, y, z order."""
+    dz, _, dx = size
+    where = "--voxel-size" if given else "the file's metadata"
+    lo, hi = LATERAL_RANGE_UM
+    if not lo <= dx <= hi:
+        raise fail(path, f"pixel size dx={dx:g} µm (from {where}) is outside light "
+                   f"microscopy's {lo:g}-{hi:g} µm", "give --voxel-size DZ DY DX in µm "
+                   "(e.g. 0.5 0.1 0.1; 100 nm is 0.1)")
+    if dz < dx:
+        raise fail(path, f"dz={dz:g} µm is smaller than dx={dx:g} µm (from {where}); isonb "
+                   "restores stacks whose z step is at least the pixel size",
+                   "check the order: --voxel-size takes DZ DY DX, z first")
+
+
+def _voxel_size_from_metadata(tif: tifffile.TiffFile) -> tuple[VoxelSize | None, str | None]:
+    """(dz, dy, dx) in µm from OME-XML or ImageJ metadata, and why it is None when it is."""
     if tif.is_ome and tif.ome_metadata:
         size = _ome_voxel_size(tif.ome_metadata)
         if size is not None:
-            return size
+            return size, None
     ij = tif.imagej_metadata
-    if ij and "spacing" in ij:
-        page = tif.pages[0]
-        unit = str(ij.get("unit", "um")).strip()
-        scale = _UM_PER_UNIT.get(unit, _UM_PER_UNIT.get(unit.lower(), 1.0))
-        try:
-            xres = page.tags["XResolution"].value
-            yres = page.tags["YResolution"].value
-        except KeyError:
-            return None
-        dx = xres[1] / xres[0] * scale
-        dy = yres[1] / yres[0] * scale
-        return (float(ij["spacing"]) * scale, dy, dx)
-    return None
+    if not ij or "spacing" not in ij:
+        return None, "no voxel size in the file's metadata"
+    unit = str(ij.get("unit", "um")).strip()
+    scale = _UM_PER_UNIT.get(unit, _UM_PER_UNIT.get(unit.lower()))
+    if scale is None:
+        return None, f"its calibration unit is {unit!r}, not a length (uncalibrated)"
+    page = tif.pages[0]
+    try:
+        xres = page.tags["XResolution"].value
+        yres = page.tags["YResolution"].value
+    except KeyError:
+        return None, "no pixel size in the file's metadata"
+    dx = xres[1] / xres[0] * scale
+    dy = yres[1] / yres[0] * scale
+    return (float(ij["spacing"]) * scale, dy, dx), None
 
 
 def _ome_voxel_size(xml: str) -> VoxelSize | None:
@@ -220,4 +330,5 @@ def _ome_voxel_size(xml: str) -> VoxelSize | None:
     return None
 
 
-__all__ = ["Stack", "VoxelSize", "read_stack", "read_image", "write_stack", "IsonbError"]
+__all__ = ["Stack", "VoxelSize", "read_stack", "read_image", "write_stack", "write_stack_planes",
+           "IsonbError"]

@@ -118,6 +118,24 @@ def spectral_ratio(vol: np.ndarray, cutoff: float = 0.25) -> float:
     return high_share(0) / high_share(2)
 
 
+def axis_power_share(vol: np.ndarray) -> float:
+    """Share of the xy planes' 2D power (mean removed) that lies on the two frequency axes.
+
+    Restoring slices one by one can leave a grid in the xy planes: lines along x from the
+    xz slices and along y from the yz ones, whose power sits on the k_y = 0 and k_x = 0
+    axes. Compare with cubic interpolation of the same stack, whose planes are the
+    observed ones (their edges put some power on the axes too).
+    """
+    on_axes = total = 0.0
+    for z0 in range(0, len(vol), 16):
+        planes = np.asarray(vol[z0:z0 + 16], dtype=np.float64)
+        power = np.abs(np.fft.rfft2(planes - planes.mean(axis=(1, 2), keepdims=True))) ** 2
+        power[..., 1:(-1 if planes.shape[-1] % 2 == 0 else None)] *= 2  # the other half of k_x
+        total += power.sum()
+        on_axes += power[:, 0, :].sum() + power[:, :, 0].sum() - power[:, 0, 0].sum()
+    return float(on_axes / total) if total > 0 else float("nan")
+
+
 def markdown_table(rows: list[dict], keys: tuple[str, ...] = ("ssim", "psnr", "mse", "coc",
                                                                "ssim_xy")) -> str:
     """Rows of scores (each with a "method" and optionally a "stack") as a markdown table."""

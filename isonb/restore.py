@@ -9,6 +9,9 @@ The same latent noise is used for every slice, so neighbouring slices stay consi
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -17,23 +20,27 @@ from tqdm.auto import tqdm
 
 from . import degrade
 from .baselines import interpolate, richardson_lucy
-from .checkpoint import device, to_numpy
+from .checkpoint import resolve_device, to_numpy
 from .errors import IsonbError
 from .io import VoxelSize
 from .ldm import LDM, pad_to
 from .volume import (
     denormalize,
-    iter_tiles,
+    isotropic_depth,
+    iter_halo_tiles,
     normalize,
     percentile_range,
     reslice_isotropic,
-    xz_planes,
-    yz_planes,
 )
 
 CLASSIC_METHODS = ("linear", "cubic", "rl")
 NETWORKS = ("ldm", "care", "selfnet")  # trained per stack (or shipped, for the LDM)
 METHODS = (*CLASSIC_METHODS, *NETWORKS)
+# Context (px) every tile is read with: past it, a pixel changes the networks' outputs by less
+# than 1e-4 of their range (tests/test_restore.py measures it for each network). The
+# diffusion's DDIM steps apply the latent UNet again and again, which widens its reach.
+HALO = 64
+DIFFUSION_HALO = 128
 
 
 def restore(observed: np.ndarray, voxel_size: VoxelSize, method: str = "cubic",
@@ -66,8 +73,10 @@ def slice_noise(model: LDM, shape: tuple[int, int], samples: int, seed: int) -> 
     return torch.randn((samples, model.cfg.autoencoder.latent_ch, h, w), generator=gen)
 
 
-def load_network(folder: str | Path, method: str) -> torch.nn.Module:
-    """A trained network for `method` ("ldm", "care" or "selfnet"), on the best device."""
+def load_network(folder: str | Path, method: str, dev: str | torch.device | None = None
+                 ) -> torch.nn.Module:
+    """A trained network for `method` ("ldm", "care" or "selfnet"), on `dev` (default: the
+    best device there is)."""
     from .baselines.care import load_care
     from .baselines.selfnet import load_selfnet
     from .ldm import load
@@ -75,79 +84,225 @@ def load_network(folder: str | Path, method: str) -> torch.nn.Module:
     loaders = {"ldm": load, "care": load_care, "selfnet": load_selfnet}
     if method not in loaders:
         raise IsonbError(f"{method!r} has no trained weights; Fix: use one of {NETWORKS}")
-    model, card = loaders[method](folder, device())
+    model, card = loaders[method](folder, resolve_device(dev))
     print(f"weights: {folder} ({method}, seed {card.get('seed')}, sha256 {card['sha256'][:12]})")
     return model
 
 
+def batch_size(model: torch.nn.Module, window: tuple[int, int], batch: int | None) -> int:
+    """Slices per forward pass: `batch`, or as many windows as fit the device's pixel budget
+    (2^20 px on a CPU, capped at 8; about 2^15 px per GiB of GPU memory, capped at 64)."""
+    if batch is not None:
+        return max(1, int(batch))
+    dev = next(model.parameters()).device
+    if dev.type == "cuda":
+        budget, cap = torch.cuda.get_device_properties(dev).total_memory // 2**15, 64
+    else:
+        budget, cap = 2**20, 8
+    return int(np.clip(budget // (window[0] * window[1]), 1, cap))
+
+
 @torch.no_grad()
 def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
-                   steps: int = 4, seed: int = 0, batch: int = 8, tile: int = 256,
-                   overlap: int = 32, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                   steps: int = 4, seed: int = 0, batch: int | None = None, tile: int = 1024,
+                   halo: int | None = None, diffusion: bool = True, progress: bool = True
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Restore a stack of normalised axial images (n, z, w): (mean, std) over samples.
 
-    For the LDM, `samples` DDIM samples of `steps` steps from position-tied noise; other
-    networks are deterministic (one sample, zero spread). Images larger than `tile` are cut
-    into overlapping tiles blended with smooth weights.
+    For the LDM, `samples` DDIM samples of `steps` steps from position-tied noise (or, with
+    `diffusion=False`, its regression estimate alone); other networks are deterministic
+    (zero spread). Images are padded to the network's multiple and cut into `tile`-px cores
+    read with `halo` px of context (default `HALO`, `DIFFUSION_HALO` when sampling), on the
+    network's grid, so tiles give the whole image's result (see `volume.halo_tiles`).
     """
     dev = next(model.parameters()).device
     n, h, w = images.shape
-    tile_h, tile_w = min(tile, h), min(tile, w)
     is_ldm = isinstance(model, LDM)
-    noise = slice_noise(model, (h, w), samples, seed).to(dev) if is_ldm else None
-    mean = np.zeros(images.shape, dtype=np.float32)
-    var = np.zeros(images.shape, dtype=np.float32)
-    tiles = list(iter_tiles((h, w), (tile_h, tile_w), (overlap, overlap)))
+    sampling = is_ldm and diffusion and samples > 0
+    halo = (DIFFUSION_HALO if sampling else HALO) if halo is None else halo
+    noise = slice_noise(model, (h, w), samples, seed).to(dev) if sampling else None
+    padded, _ = pad_to(torch.from_numpy(np.ascontiguousarray(images))[:, None], model.multiple)
+    tiles = list(iter_halo_tiles(padded.shape[-2:], tile, halo, model.multiple))
+    largest = max((wy.stop - wy.start, wx.stop - wx.start) for (wy, wx), _, _ in tiles)
+    batch = batch_size(model, largest, batch)
+    mean = np.zeros((n, *padded.shape[-2:]), dtype=np.float32)
+    std = np.zeros_like(mean)
     bar = tqdm(total=n * len(tiles), desc="restoring slices", disable=not progress, leave=False)
     for start in range(0, n, batch):
-        for (ry, rx), weight in tiles:
-            x = torch.from_numpy(np.ascontiguousarray(images[start:start + batch, ry, rx]))
-            x, (th, tw) = pad_to(x[:, None].to(dev), model.multiple)
-            if is_ldm:
-                y0, x0 = ry.start // 4, rx.start // 4
-                eps = noise[..., y0:y0 + x.shape[-2] // 4, x0:x0 + x.shape[-1] // 4]
+        for (wy, wx), core, (oy, ox) in tiles:
+            x = padded[start:start + batch, :, wy, wx].to(dev)
+            if sampling:
+                eps = noise[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]
                 out = model.restore(x, eps, steps)
             else:
-                out = model(x)[None]
-            out = to_numpy(out[:, :, 0, :th, :tw])  # (K, B, th, tw)
-            mean[start:start + batch, ry, rx] += weight * out.mean(0)
-            var[start:start + batch, ry, rx] += weight * out.var(0)
+                out = (model.estimate(x) if is_ldm else model(x))[None]
+            out = to_numpy(out[:, :, 0][..., core[0], core[1]])  # (K, B, core h, core w)
+            mean[start:start + batch, oy, ox] = out.mean(0)
+            std[start:start + batch, oy, ox] = np.sqrt(out.var(0))
             bar.update(len(x))
     bar.close()
-    return mean, np.sqrt(var)
+    return mean[:, :h, :w], std[:, :h, :w]
+
+
+def diffusion_correction(model: LDM, iso_planes: np.ndarray, samples: int, steps: int,
+                         seed: int, tile: int, probes: int = 4) -> float:
+    """RMS of the diffusion's correction w * (mean_k x_k - D(E(x_hat))) on a few slices, as a
+    fraction of the normalised intensity range: how much sampling changes the output."""
+    pick = iso_planes[np.linspace(0, len(iso_planes) - 1, min(probes, len(iso_planes))).astype(int)]
+    kw = dict(samples=samples, steps=steps, seed=seed, tile=tile, progress=False)
+    full, _ = restore_slices(model, pick, **kw)
+    plain, _ = restore_slices(model, pick, diffusion=False, **kw)
+    return float(np.sqrt(np.mean((full - plain) ** 2)))
+
+
+class ScratchArray:
+    """A float32 array in a file, mapped only for the duration of each read or write.
+
+    Restoring a large stack keeps its restored xz and yz slices here: each block touches
+    only its own pages, so memory stays bounded by the block, not by the volume.
+    """
+
+    def __init__(self, path: Path, shape: tuple[int, ...]):
+        self.path, self.shape = path, shape
+        with open(path, "wb") as f:
+            f.truncate(int(np.prod(shape)) * 4)
+
+    def __setitem__(self, index, value: np.ndarray) -> None:
+        mm = np.memmap(self.path, np.float32, "r+", shape=self.shape)
+        mm[index] = value
+        mm.flush()
+        del mm
+
+    def __getitem__(self, index) -> np.ndarray:
+        mm = np.memmap(self.path, np.float32, "r", shape=self.shape)
+        out = np.array(mm[index])
+        del mm
+        return out
+
+
+IN_MEMORY_BYTES = 2**29  # restored slices beyond this go to scratch files on disk
+DIFFUSION_NEGLIGIBLE = 1e-3  # "auto": sampling is skipped below this RMS correction
 
 
 def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn.Module,
-                    samples: int = 2, steps: int = 4, seed: int = 0, batch: int = 8,
-                    progress: bool = True, refocus: bool = True
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Restore a stack with a trained network: (volume, uncertainty) on the isotropic grid.
+                    samples: int = 2, steps: int = 4, seed: int = 0, batch: int | None = None,
+                    progress: bool = True, refocus: bool = True, tile: int = 1024,
+                    uncertainty: bool = True, diffusion: str = "on",
+                    scratch: str | Path | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Restore a stack with a trained network: (volume, spread) on the isotropic grid.
 
-    xz and yz slices of the cubic-resliced, percentile-normalised stack are restored
-    separately and averaged; the uncertainty is the per-voxel spread of the LDM's samples
-    (before refocusing). With `refocus`, the LDM's volume then gets each lateral frequency
-    band's in-focus weight back (`degrade.refocus`, from the stack's own band estimate);
-    the reference networks are left as their papers describe them.
+    Holds the whole volume in memory; `restore_network_slabs` (same arguments) streams it.
+    The spread is None where it was not computed (not asked for, or nothing sampled).
     """
+    nz, ny, nx = observed.shape
+    vol = np.empty((isotropic_depth(nz, voxel_size[0], voxel_size[2]), ny, nx), np.float32)
+    spread: np.ndarray | None = None
+    for z0, v, u in restore_network_slabs(observed, voxel_size, model, samples, steps, seed,
+                                          batch, progress, refocus, tile, uncertainty,
+                                          diffusion, scratch):
+        vol[z0:z0 + len(v)] = v
+        if u is not None:
+            spread = np.empty(vol.shape, np.float32) if spread is None else spread
+            spread[z0:z0 + len(u)] = u
+    return vol, spread
+
+
+def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn.Module,
+                          samples: int = 2, steps: int = 4, seed: int = 0,
+                          batch: int | None = None, progress: bool = True,
+                          refocus: bool = True, tile: int = 1024, uncertainty: bool = True,
+                          diffusion: str = "on", scratch: str | Path | None = None,
+                          slab: int = 16) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """Restore a stack with a trained network, yielding (z0, planes, spread planes) in order.
+
+    The stack is percentile-normalised and cubic-resliced a block of slices at a time; xz
+    and yz slices are restored separately (kept in memory, or in scratch files in `scratch`
+    when large) and averaged `slab` output planes at a time. With `refocus`, the LDM's planes
+    get each lateral frequency band's in-focus weight back (`degrade.refocus`, from the
+    stack's own band estimate); the reference networks stay as their papers describe them.
+    `diffusion`: "on" samples the LDM's diffusion, "off" uses its regression estimate alone,
+    "auto" skips sampling when no uncertainty is asked for and, measured on a few slices,
+    its correction is below 0.1 % of the intensity range. The spread is the samples'
+    per-voxel standard deviation (before refocusing), None when not computed.
+    """
+    if diffusion not in ("on", "off", "auto"):
+        raise IsonbError(f"diffusion={diffusion!r}; Fix: choose on, off or auto")
     dz, _, dx = voxel_size
+    nz, ny, nx = observed.shape
+    n_out = isotropic_depth(nz, dz, dx)
     lo, hi = percentile_range(observed)
-    iso = reslice_isotropic(normalize(observed, lo, hi), dz, dx, order=3)
-    kw = dict(samples=samples, steps=steps, seed=seed, batch=batch, progress=progress)
-    xz_mean, xz_std = restore_slices(model, xz_planes(iso), **kw)  # (y, z, x)
-    yz_mean, yz_std = restore_slices(model, yz_planes(iso), **kw)  # (x, z, y)
-    fused = 0.5 * (xz_mean.transpose(1, 0, 2) + yz_mean.transpose(1, 2, 0))
-    if refocus and isinstance(model, LDM):
-        deg = degrade.estimate_degradation(observed, voxel_size)
-        if len(deg.band_sigmas) < 2:
-            print("refocus: skipped, too few axial frequencies above the noise for a "
-                  "band-wise estimate (gain 1)")
-        else:
-            gain = degrade.infocus_gain(deg, np.array([0.5]))[0]
-            print(f"refocus: fine lateral detail x{gain:.2f} against coarse (band sigmas "
-                  f"{', '.join(f'{s:.1f}' for s in deg.band_sigmas)} px)")
-            fused = degrade.refocus(fused, deg)
-    spread = np.sqrt(0.5 * (xz_std.transpose(1, 0, 2) ** 2 + yz_std.transpose(1, 2, 0) ** 2))
-    return denormalize(fused, lo, hi), (spread * (hi - lo)).astype(np.float32)
+
+    def resliced(region: tuple) -> np.ndarray:
+        return reslice_isotropic(normalize(observed[region], lo, hi), dz, dx, order=3)
+
+    sampling = isinstance(model, LDM) and diffusion != "off" and samples > 0
+    if sampling and diffusion == "auto" and not uncertainty:
+        probes = np.linspace(0, ny - 1, min(4, ny)).astype(int)
+        rms = diffusion_correction(model, resliced(np.s_[:, probes, :]).transpose(1, 0, 2),
+                                   samples=samples, steps=steps, seed=seed, tile=tile)
+        sampling = rms >= DIFFUSION_NEGLIGIBLE
+        print(f"diffusion: its correction is {100 * rms:.3f} % of the intensity range on "
+              f"{len(probes)} xz slices: " + ("sampled" if sampling else
+                                              "skipped (below 0.1 %; --diffusion on samples)"))
+    keep_spread = sampling and uncertainty
+    kw = dict(samples=samples, steps=steps, seed=seed, batch=batch, tile=tile,
+              diffusion=sampling, progress=False)
+    folder = None
+    if (4 if keep_spread else 2) * n_out * ny * nx * 4 > IN_MEMORY_BYTES:
+        folder = Path(tempfile.mkdtemp(prefix="isonb-", dir=scratch))
+
+    def store(name: str, shape: tuple[int, ...]) -> np.ndarray | ScratchArray:
+        return np.empty(shape, np.float32) if folder is None else ScratchArray(folder / name,
+                                                                                 shape)
+
+    views = (("xz", ny, lambda a, b: np.s_[:, a:b, :], (1, 0, 2), (ny, n_out, nx)),
+             ("yz", nx, lambda a, b: np.s_[:, :, a:b], (2, 0, 1), (nx, n_out, ny)))
+    means = {name: store(f"{name}_mean", shape) for name, *_, shape in views}
+    stds = {name: store(f"{name}_std", shape) for name, *_, shape in views} if keep_spread \
+        else {}
+    step = batch_size(model, (min(tile, n_out), min(tile, max(nx, ny))), batch)
+    try:
+        with tqdm(total=ny + nx, desc="restoring xz and yz slices", disable=not progress) as bar:
+            for name, n, region, axes, _ in views:
+                for a in range(0, n, step):
+                    b = min(a + step, n)
+                    mean, std = restore_slices(model, resliced(region(a, b)).transpose(axes),
+                                               **kw)
+                    means[name][a:b] = mean
+                    if keep_spread:
+                        stds[name][a:b] = std
+                    bar.update(b - a)
+        deg = _refocus_degradation(observed, voxel_size) if refocus and isinstance(
+            model, LDM) else None
+        for z0 in range(0, n_out, slab):
+            z1 = min(z0 + slab, n_out)
+            fused = 0.5 * (means["xz"][:, z0:z1].transpose(1, 0, 2)
+                           + means["yz"][:, z0:z1].transpose(1, 2, 0))
+            if deg is not None:
+                fused = degrade.refocus(fused, deg)
+            spread = None
+            if keep_spread:
+                spread = np.sqrt(0.5 * (stds["xz"][:, z0:z1].transpose(1, 0, 2) ** 2
+                                        + stds["yz"][:, z0:z1].transpose(1, 2, 0) ** 2))
+                spread = (spread * (hi - lo)).astype(np.float32)
+            yield z0, denormalize(fused, lo, hi), spread
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _refocus_degradation(observed: np.ndarray, voxel_size: VoxelSize
+                         ) -> degrade.Degradation | None:
+    """The band estimate refocusing uses; None, and a line saying so, without bands."""
+    deg = degrade.estimate_degradation(observed, voxel_size)
+    if len(deg.band_sigmas) < 2:
+        print("refocus: skipped, too few axial frequencies above the noise for a "
+              "band-wise estimate (gain 1)")
+        return None
+    gain = degrade.infocus_gain(deg, np.array([0.5]))[0]
+    print(f"refocus: fine lateral detail x{gain:.2f} against coarse (band sigmas "
+          f"{', '.join(f'{s:.1f}' for s in deg.band_sigmas)} px)")
+    return deg
 
 
 def restore_axial_images(images: np.ndarray, model: torch.nn.Module, samples: int = 2,

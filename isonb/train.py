@@ -125,12 +125,22 @@ def prepare(stacks: list[Stack], cfg: TrainConfig, rng: np.random.Generator) -> 
         source += [i] * per_stack
         iso = reslice_isotropic(x, dz, dx, order=3)
         if iso.shape[0] >= p:
-            planes = np.concatenate([xz_planes(iso), yz_planes(iso)])
-            axial.append(sample_patches(planes, (p, p), per_stack, rng))
+            axial.append(axial_patches(iso, p, per_stack, rng))
     xy_all = np.concatenate(xy)
     axial_all = np.concatenate(axial) if axial else np.empty((0, p, p), np.float32)
     pairs = PairSampler(xy_all, degradations, np.array(source), rng)
     return TrainingData(pairs, xy_all, axial_all, degradations)
+
+
+def axial_patches(iso: np.ndarray, p: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """`n` (p, p) patches of the xz and yz planes of an isotropic volume, one pool when the
+    field is square; otherwise (xz and yz planes differ in width) from each family in
+    proportion to its number of planes."""
+    if iso.shape[1] == iso.shape[2]:
+        return sample_patches(np.concatenate([xz_planes(iso), yz_planes(iso)]), (p, p), n, rng)
+    n_xz = n * iso.shape[1] // (iso.shape[1] + iso.shape[2])
+    return np.concatenate([sample_patches(xz_planes(iso), (p, p), n_xz, rng),
+                           sample_patches(yz_planes(iso), (p, p), n - n_xz, rng)])
 
 
 def _cosine_lr(step: int, steps: int, lr: float) -> float:
@@ -385,12 +395,10 @@ def autoencoder_psnr(model: LDM, x: torch.Tensor) -> float:
 
 def save_loss_curves(losses: dict[str, list[float]], path: Path) -> Path:
     """One panel per stage: raw loss and its running mean, log scale."""
-    import matplotlib
+    from matplotlib.figure import Figure  # no pyplot: the notebook's backend stays as it is
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(losses), figsize=(4 * len(losses), 3), squeeze=False)
+    fig = Figure(figsize=(4 * len(losses), 3))
+    axes = fig.subplots(1, len(losses), squeeze=False)
     for ax, (name, values) in zip(axes[0], losses.items()):
         if values:
             v = np.asarray(values)
@@ -402,5 +410,4 @@ def save_loss_curves(losses: dict[str, list[float]], path: Path) -> Path:
         ax.set_xlabel("step")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
-    plt.close(fig)
     return path

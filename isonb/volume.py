@@ -6,7 +6,8 @@ Conventions: volumes are (z, y, x); an axial slice is a 2D image with z as its f
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Iterator
 
 import numpy as np
 from scipy.interpolate import make_interp_spline
@@ -152,82 +153,35 @@ def augment(patch: np.ndarray, rng: np.random.Generator, lateral: bool) -> np.nd
     return np.ascontiguousarray(patch)
 
 
-# --- overlap-tiled processing ----------------------------------------------------------------
+# --- tiles with halos ------------------------------------------------------------------------
 
 
-def tile_starts(size: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets of tiles of length `tile` covering [0, size) with at least `overlap`."""
-    if tile >= size:
-        return [0]
-    stride = tile - overlap
-    if stride <= 0:
-        raise IsonbError(f"overlap {overlap} must be smaller than the tile {tile}")
-    n = int(np.ceil((size - tile) / stride)) + 1
-    return [int(round(i * (size - tile) / (n - 1))) for i in range(n)]
+def halo_tiles(size: int, core: int, halo: int, multiple: int = 1
+               ) -> list[tuple[slice, slice, slice]]:
+    """Cut [0, size) into cores of `core` px read with `halo` px of context on each side.
 
-
-def _ramp(length: int, overlap: int, at_start: bool, at_end: bool) -> np.ndarray:
-    """1D blending weight: a raised-cosine ramp over `overlap` at inner tile edges, 1 elsewhere."""
-    w = np.ones(length, dtype=np.float64)
-    r = min(overlap, length // 2)
-    if r > 0:
-        t = 0.5 - 0.5 * np.cos(np.pi * (np.arange(r) + 0.5) / r)  # in (0, 1), never 0
-        if not at_start:
-            w[:r] = t
-        if not at_end:
-            w[length - r:] = t[::-1]
-    return w
-
-
-def axis_tiles(size: int, tile: int, overlap: int) -> list[tuple[slice, np.ndarray]]:
-    """Tiles along one axis with blending weights that sum to exactly 1 at every position."""
-    length = min(tile, size)
-    starts = tile_starts(size, tile, overlap)
-    ramps = [_ramp(length, overlap, s == 0, s + length == size) for s in starts]
-    total = np.zeros(size)
-    for s, r in zip(starts, ramps):
-        total[s:s + length] += r
-    return [(slice(s, s + length), r / total[s:s + length]) for s, r in zip(starts, ramps)]
-
-
-def iter_tiles(shape: tuple[int, ...], tile: tuple[int, ...],
-               overlap: tuple[int, ...]) -> Iterator[tuple[tuple[slice, ...], np.ndarray]]:
-    """(region, weight) of overlapping tiles covering `shape`; the weights sum to 1 everywhere.
-
-    Tiles form a grid, so the weight of a tile is the outer product of per-axis weights.
+    Returns (window, core in the window, core in the output) per tile. Cores, halos and
+    windows start on multiples of `multiple` (a network's stride, the latent grid), so a
+    network sees every tile on the same grid as the whole image; with a halo at least its
+    receptive field, the cores it returns are those of the whole image. `size` should
+    itself be a multiple of `multiple` (pad first).
     """
-    axes = [axis_tiles(s, t, o) for s, t, o in zip(shape, tile, overlap)]
-    for corner in np.ndindex(*[len(a) for a in axes]):
-        picks = [axes[ax][i] for ax, i in enumerate(corner)]
-        weight = np.ones([1] * len(shape))
-        for ax, (_, w) in enumerate(picks):
-            weight = weight * w.reshape([-1 if a == ax else 1 for a in range(len(shape))])
-        yield tuple(sl for sl, _ in picks), weight
+    core, halo = (-(-v // multiple) * multiple for v in (max(core, 1), max(halo, 0)))
+    tiles = []
+    for start in range(0, size, core):
+        stop = min(start + core, size)
+        lo, hi = max(start - halo, 0), min(stop + halo, size)
+        tiles.append((slice(lo, hi), slice(start - lo, stop - lo), slice(start, stop)))
+    return tiles
 
 
-def process_tiled(
-    array: np.ndarray,
-    fn: Callable[[np.ndarray], np.ndarray],
-    tile: tuple[int, ...],
-    overlap: tuple[int, ...],
-    out: np.ndarray | None = None,
-) -> np.ndarray:
-    """Apply `fn` tile by tile and blend the overlaps smoothly; `fn` must keep the tile's shape.
-
-    Results are accumulated straight into `out`, which may be a preallocated (e.g.
-    memory-mapped) float array, so volumes larger than RAM can be processed one tile at a time.
-    """
-    if out is None:
-        out = np.zeros(array.shape, dtype=np.float32)
-    else:
-        out[...] = 0
-    for region, weight in iter_tiles(array.shape, tile, overlap):
-        piece = np.asarray(array[region])
-        result = np.asarray(fn(piece))
-        if result.shape != piece.shape:
-            raise IsonbError(f"tile function changed the shape {piece.shape} to {result.shape}")
-        out[region] += (weight * result).astype(out.dtype, copy=False)
-    return out
+def iter_halo_tiles(shape: tuple[int, int], core: int, halo: int, multiple: int = 1
+                    ) -> Iterator[tuple[tuple[slice, slice], tuple[slice, slice],
+                                        tuple[slice, slice]]]:
+    """`halo_tiles` on both axes of a 2D shape: (window, core in window, core in output)."""
+    rows, cols = (halo_tiles(s, core, halo, multiple) for s in shape)
+    for (wy, cy, oy), (wx, cx, ox) in itertools.product(rows, cols):
+        yield (wy, wx), (cy, cx), (oy, ox)
 
 
 def grid_patches(planes: np.ndarray, size: int = 128, step: int = 64,

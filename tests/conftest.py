@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from isonb.io import read_stack, write_stack
 from isonb.simulate import SimulationConfig, simulate
@@ -28,3 +29,17 @@ def stack(tmp_path_factory):
     write_stack(path, case.observed, case.voxel_size)
     write_stack(path.with_name("gt.tif"), case.gt, case.gt_voxel_size)
     return read_stack(path), case
+
+
+@pytest.fixture
+def tiny_ldm():
+    """A small LDM with random weights (seed 0) that keeps the diffusion's whole correction."""
+    from isonb import ldm as L
+    from isonb.models.autoencoder import AutoencoderConfig
+    from isonb.models.unet import UNetConfig
+
+    torch.manual_seed(0)
+    model = L.LDM(L.LDMConfig(AutoencoderConfig(ch=8, latent_ch=4), UNetConfig(1, 1, 8, (1, 2, 4)),
+                              UNetConfig(12, 4, 16, (1, 2), time=True))).eval()
+    model.refine_weight.fill_(1.0)
+    return model

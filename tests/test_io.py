@@ -1,9 +1,12 @@
+import re
+import sys
+
 import numpy as np
 import pytest
 import tifffile
 
 from isonb.errors import IsonbError
-from isonb.io import read_image, read_stack, write_stack
+from isonb.io import read_image, read_stack, write_stack, write_stack_planes
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
@@ -130,3 +133,74 @@ def test_find_stacks(tmp_path):
     assert [p.name for p in find_stacks(tmp_path)] == ["a.TIFF", "b.tif"]
     with pytest.raises(IsonbError, match="not a folder"):
         find_stacks(tmp_path / "b.tif")
+
+
+def test_planes_written_one_by_one_read_back_as_a_stack(tmp_path):
+    data = np.random.default_rng(3).random((5, 7, 9)).astype(np.float32)
+    path = write_stack_planes(tmp_path / "p.tif", iter(data), data.shape, (0.4, 0.2, 0.2))
+    stack = read_stack(path)
+    np.testing.assert_array_equal(stack.data, data)
+    assert stack.voxel_size == pytest.approx((0.4, 0.2, 0.2))
+    with pytest.raises(IsonbError, match="exists already"):
+        write_stack_planes(path, iter(data), data.shape, None)
+
+
+def test_a_pixel_calibration_is_no_voxel_size(tmp_path):
+    path = tmp_path / "pixels.tif"
+    tifffile.imwrite(path, np.random.default_rng(0).random((3, 8, 8)).astype(np.float32),
+                     imagej=True, resolution=(1.0, 1.0),
+                     metadata={"axes": "ZYX", "spacing": 1.0, "unit": "pixel"})
+    assert read_stack(path).voxel_size is None
+    with pytest.raises(IsonbError, match=r"pixels\.tif.*'pixel'.*--voxel-size DZ DY DX"):
+        read_stack(path, require_voxel_size=True)
+
+
+@pytest.mark.parametrize("size, message", [
+    ((500.0, 100.0, 100.0), r"dx=100 µm.*outside.*100 nm is 0\.1"),  # nm typed as µm
+    ((0.5, 0.005, 0.005), r"dx=0\.005 µm.*outside"),
+    ((0.1, 0.5, 0.5), r"dz=0\.1.*smaller than dx=0\.5.*DZ DY DX, z first")])
+def test_implausible_voxel_sizes_stop_with_the_fix(tmp_path, size, message):
+    path = write_stack(tmp_path / "s.tif", np.random.default_rng(0).random((3, 8, 8)), None)
+    with pytest.raises(IsonbError, match=r"s\.tif: .*" + message):
+        read_stack(path, voxel_size=size, require_voxel_size=True)
+    assert read_stack(path, voxel_size=size).voxel_size == size  # only restoring needs them
+
+
+def test_sizes_in_x_y_z_order_get_the_order_named(tmp_path):
+    path = write_stack(tmp_path / "s.tif", np.random.default_rng(0).random((3, 8, 8)), None)
+    with pytest.raises(IsonbError, match=r"s\.tif: .*not square.*x, y, z order.*DZ DY DX"):
+        read_stack(path, voxel_size=(0.1, 0.1, 0.5))
+
+
+def test_axes_name_a_file_without_metadata(tmp_path):
+    path = tmp_path / "czyx.tif"
+    data = np.random.default_rng(2).random((2, 4, 8, 8)).astype(np.float32)
+    tifffile.imwrite(path, data, photometric="minisblack")  # axes QQYX: no names
+    with pytest.raises(IsonbError, match=r"czyx\.tif.*--axes CZYX"):
+        read_stack(path)
+    np.testing.assert_array_equal(read_stack(path, axes="CZYX", channel=1).data, data[1])
+    with pytest.raises(IsonbError, match="does not fit its 4 axes"):
+        read_stack(path, axes="ZYX")
+
+
+def test_multi_series_files_say_so_and_take_series(tmp_path, capsys):
+    path = tmp_path / "positions.ome.tif"
+    rng = np.random.default_rng(4)
+    a, b = rng.random((3, 8, 8)).astype(np.float32), rng.random((3, 8, 8)).astype(np.float32)
+    with tifffile.TiffWriter(path, ome=True) as tw:
+        tw.write(a, metadata={"axes": "ZYX"})
+        tw.write(b, metadata={"axes": "ZYX"})
+    np.testing.assert_array_equal(read_stack(path).data, a)
+    assert "2 series" in capsys.readouterr().out
+    np.testing.assert_array_equal(read_stack(path, series=1).data, b)
+    with pytest.raises(IsonbError, match=r"series 2 out of range 0\.\.1"):
+        read_stack(path, series=2)
+
+
+@pytest.mark.parametrize("name", ["scan.czi", "exp.lif", "cells.nd2", "vol.ome.zarr"])
+def test_microscope_formats_need_bioio_or_name_the_extra(tmp_path, name, monkeypatch):
+    path = tmp_path / name
+    path.write_bytes(b"not really")
+    monkeypatch.setitem(sys.modules, "bioio", None)  # as without the formats extra
+    with pytest.raises(IsonbError, match=re.escape(name) + r".*isonb\[formats\]"):
+        read_stack(path)

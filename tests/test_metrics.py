@@ -83,3 +83,14 @@ def test_markdown_table_and_csv(tmp_path):
     assert "| ours | 0.7000 | 25.00 |" in table
     text = open(M.write_csv(rows, str(tmp_path / "m.csv"))).read()
     assert text.splitlines()[0] == "method,ssim,psnr" and "22.123" in text
+
+
+def test_axis_power_share_sees_a_grid_of_lines_and_not_texture():
+    rng = np.random.default_rng(0)
+    texture = ndimage.gaussian_filter(rng.random((8, 96, 96)), (0, 2, 2))
+    share = M.axis_power_share(texture)
+    assert share < 0.15  # isotropic texture: little power on the two axes
+    lines = texture.copy()
+    lines += 0.05 * rng.standard_normal((8, 96, 1))  # each row a constant offset (xz slices)
+    lines += 0.05 * rng.standard_normal((8, 1, 96))  # each column too (yz slices)
+    assert M.axis_power_share(lines) > share + 0.3

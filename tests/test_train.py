@@ -11,11 +11,11 @@ from isonb.checkpoint import WEIGHTS
 from isonb.cli import main
 from isonb.degrade import Degradation, refocus
 from isonb.errors import IsonbError
-from isonb.io import read_stack
+from isonb.io import read_stack, write_stack
 from isonb.models.autoencoder import AutoencoderConfig
 from isonb.models.unet import UNetConfig
 from isonb.restore import restore_network
-from isonb.train import TrainConfig, train
+from isonb.train import TrainConfig, prepare, train
 
 TINY = L.LDMConfig(AutoencoderConfig(ch=8, latent_ch=4), UNetConfig(1, 1, 8, (1, 2, 4)),
                    UNetConfig(12, 4, 16, (1, 2), time=True))
@@ -148,3 +148,17 @@ def test_cli_train_then_restore_with_uncertainty_and_axial_slices(tmp_path, stac
                  "--weights", str(tmp_path / "w")]) == 2  # 2D without --axial-slices
     assert main(["restore", str(obs.path), str(tmp_path / "x.tif"), "--method", "ldm",
                  "--weights", str(Path(tmp_path / "none"))]) == 2
+
+
+def test_training_takes_a_non_square_field_and_keeps_the_plot_backend(tmp_path, stack):
+    import matplotlib
+
+    _, case = stack
+    wide = write_stack(tmp_path / "wide.tif", case.observed[:, 12:52, :], case.voxel_size)
+    st = read_stack(wide)
+    data = prepare([st], tiny_config(), np.random.default_rng(0))
+    assert data.axial.shape[1:] == (32, 32) and len(data.axial) == len(data.xy)
+    matplotlib.use("svg")  # as a notebook's inline backend: training must not switch it
+    train([st], tmp_path / "w", tiny_config(4), progress=False)
+    assert matplotlib.get_backend() == "svg"
+    assert (tmp_path / "w" / "loss_curves.png").stat().st_size > 0

@@ -59,40 +59,6 @@ def test_patchify_matches_patchify_0_2_3(shape, patch, step):
     np.testing.assert_array_equal(ours, ref)
 
 
-@pytest.mark.parametrize("shape, tile, overlap", [((37, 101), (16, 32), (4, 8)),
-                                                  ((20, 30, 41), (8, 16, 16), (2, 4, 4)),
-                                                  ((10, 10), (32, 32), (8, 8))])
-def test_tiling_round_trips(shape, tile, overlap):
-    a = np.random.default_rng(1).random(shape).astype(np.float32)
-    np.testing.assert_allclose(V.process_tiled(a, lambda t: t, tile, overlap), a, atol=1e-6)
-    np.testing.assert_allclose(V.process_tiled(a, lambda t: 3 * t - 1, tile, overlap), 3 * a - 1,
-                               atol=1e-5)
-
-
-def test_tiles_cover_everything_with_weights_summing_to_one():
-    total = np.zeros((50, 70))
-    for region, w in V.iter_tiles((50, 70), (16, 24), (6, 8)):
-        assert (w > 0).all()
-        total[region] += w
-    np.testing.assert_allclose(total, 1.0)
-
-
-def test_tiling_writes_into_a_memmap(tmp_path):
-    a = np.random.default_rng(2).random((12, 40, 40)).astype(np.float32)
-    out = np.lib.format.open_memmap(tmp_path / "out.npy", mode="w+", dtype=np.float32,
-                                    shape=a.shape)
-    V.process_tiled(a, lambda t: t + 1, (12, 16, 16), (0, 4, 4), out=out)
-    out.flush()
-    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), a + 1, atol=1e-6)
-
-
-def test_tiled_blending_is_smooth_for_a_tile_dependent_function():
-    # a function whose output depends on the tile (its mean): blending must avoid jumps
-    a = np.linspace(0, 1, 200)[None, :].repeat(8, 0)
-    out = V.process_tiled(a, lambda t: np.full_like(t, t.mean()), (8, 40), (0, 16))
-    assert np.abs(np.diff(out[0])).max() < 0.05
-
-
 def test_augment_never_swaps_axial_and_lateral(rng):
     patch = np.arange(6 * 10, dtype=np.float32).reshape(6, 10)  # z=6, x=10
     for _ in range(50):

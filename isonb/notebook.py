@@ -1,0 +1,155 @@
+"""What the four notebooks share: the working folder and the files they pass to each other.
+
+Each notebook must also run alone on a fresh runtime (Colab opens every badge on a runtime
+of its own): whatever an earlier notebook would have written is rebuilt here by the same
+package calls, and the shipped model stands in for training that did not happen.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .io import Stack, find_stacks, read_stack, write_stack
+from .volume import (
+    grid_patches,
+    normalize,
+    percentile_range,
+    reslice_isotropic,
+    xz_planes,
+    yz_planes,
+)
+
+DRIVE_ROOT = Path("/content/drive")
+
+
+def in_colab() -> bool:
+    return "google.colab" in sys.modules
+
+
+def work_folder(name: str = "isonb-work", drive: bool = False) -> Path:
+    """The folder the notebooks pass their results through; with `drive` on Colab, a folder
+    of the user's Google Drive (mounted here), so that runs outlive the runtime."""
+    if drive and in_colab():
+        from google.colab import drive as gdrive
+
+        gdrive.mount(str(DRIVE_ROOT))
+        folder = DRIVE_ROOT / "MyDrive" / name
+    else:
+        folder = Path(name)
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"working folder: {folder.resolve()}")
+    return folder
+
+
+def report_device() -> str:
+    """One line on where the networks will run, and how to get a GPU when there is none."""
+    import torch
+
+    if torch.cuda.is_available():
+        line = f"GPU: {torch.cuda.get_device_name(0)}"
+    elif torch.backends.mps.is_available():
+        line = "GPU: Apple (mps)"
+    else:
+        line = "no GPU: networks run on the CPU (slower; quick mode and restoring still work)"
+        if in_colab():
+            line += ". For a GPU: Runtime > Change runtime type > T4 GPU, then run again"
+    print(line)
+    return line
+
+
+def stack_manifest(work: Path, data_dir: str | None = None, voxel_size=None,
+                   channel: int | None = None, rebuild: bool = False) -> dict:
+    """The stacks to work on (manifest.json): the user's folder of stacks, or the embedded
+    default with its ground truth and PSF. Read when an earlier notebook wrote it and
+    `rebuild` is off; made (and written) otherwise."""
+    path = work / "manifest.json"
+    if path.exists() and not rebuild:
+        return json.loads(path.read_text())
+    if data_dir is None:
+        from .data import default_dataset
+
+        ds = default_dataset()
+        manifest = {"stacks": [str(p) for p in [ds.test, *ds.train]], "test": [str(ds.test)],
+                    "ground_truth": {str(ds.test): str(ds.test_gt)},
+                    "psf": {str(ds.test): str(ds.test_psf)}}
+    else:
+        paths = [str(p) for p in find_stacks(data_dir)]
+        manifest = {"stacks": paths, "test": paths, "ground_truth": {}, "psf": {}}
+    manifest.update(voxel_size=voxel_size, channel=channel)
+    path.write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def read_stacks(manifest: dict, key: str = "stacks") -> list[Stack]:
+    """The manifest's stacks (or its test stacks, key="test"), with its voxel size and channel."""
+    return [read_stack(p, voxel_size=manifest["voxel_size"], channel=manifest["channel"],
+                       require_voxel_size=True) for p in manifest[key]]
+
+
+def training_patches(stacks: list[Stack], patch: int = 128, step: int = 64,
+                     xy_interval: int = 4, axial_interval: int = 12
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(xy patches, axial patches) as the Self-Net data preparation cuts them: windows of
+    `patch` px every `step` px that hold structure, from every `xy_interval`-th xy plane
+    and every `axial_interval`-th xz and yz plane of the isotropic grid. Axial patches are
+    at most as tall as the stack is deep."""
+    xy, axial = [], []
+    for s in stacks:
+        x = normalize(s.data, *percentile_range(s.data))
+        xy.append(grid_patches(x[::xy_interval], patch, step))
+        iso = reslice_isotropic(x, s.voxel_size[0], s.voxel_size[2])
+        size = min(patch, iso.shape[0] // 8 * 8)
+        for planes in (xz_planes(iso), yz_planes(iso)):  # differ in width unless square
+            axial.append(grid_patches(planes[::axial_interval], size, step))
+    return np.concatenate(xy), np.concatenate(axial)
+
+
+def trained_models(work: Path) -> dict[str, str]:
+    """Method -> weights folder, as 02_train wrote them; without them, the shipped LDM."""
+    path = work / "models.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    from .checkpoint import shipped_weights
+
+    print("no models.json from 02_train in this working folder: using the shipped LDM")
+    return {"ldm": str(shipped_weights())}
+
+
+def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: int = 2,
+                   steps: int = 4, seed: int = 0) -> dict[str, dict[str, str]]:
+    """Restore every test stack with every model into work/restored (the LDM's uncertainty
+    beside it); writes and returns restored.json: stack -> method -> .tif."""
+    from .restore import load_network, restore_network
+
+    outputs: dict[str, dict[str, str]] = {}
+    for method, folder in models.items():
+        net = load_network(folder, method)
+        for s in read_stacks(manifest, "test"):
+            t = time.perf_counter()
+            vol, spread = restore_network(s.data, s.voxel_size, net, samples, steps, seed)
+            name = f"{s.path.parent.name}_{s.path.stem}_{method}"
+            iso = (s.voxel_size[2],) * 3
+            out = write_stack(work / "restored" / f"{name}.tif", vol, iso, overwrite=True)
+            if spread is not None:
+                write_stack(work / "restored" / f"{name}_uncertainty.tif", spread, iso,
+                            overwrite=True)
+            outputs.setdefault(str(s.path), {})[method] = str(out)
+            print(f"{method:8s} {s.path.name}: {s.data.shape} -> {vol.shape} in "
+                  f"{time.perf_counter() - t:.0f} s")
+    (work / "restored.json").write_text(json.dumps(outputs, indent=2))
+    return outputs
+
+
+def restorations(work: Path, manifest: dict, samples: int = 2, steps: int = 4,
+                 seed: int = 0) -> dict[str, dict[str, str]]:
+    """restored.json as 03_inference wrote it; without it, the restorations made now."""
+    path = work / "restored.json"
+    if path.exists():
+        return json.loads(path.read_text())
+    print("no restored.json from 03_inference in this working folder: restoring now")
+    return restore_stacks(work, manifest, trained_models(work), samples, steps, seed)
