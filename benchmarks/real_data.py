@@ -4,12 +4,12 @@
 
 Each stack is restored as a user would, each step its own `isonb` process: cubic
 interpolation, the shipped LDM, and an LDM trained on the stack itself
-(`isonb train STACK --quick`). Reported per restoration: the share of the xy planes' power
-on the two frequency axes (a grid left by restoring slices one by one shows there; cubic
-interpolation is the reference), the axial/lateral FWHM ratio of small bright structures
-and the axial/lateral high-frequency energy ratio (1 = isotropic), time and peak memory.
-The pictures show an xy plane and an xz plane of each. Stacks are not committed; without
-../shared/data the script stops.
+(`isonb train STACK --quick --minutes 2`). Reported per restoration: the share of the xy
+planes' power on the two frequency axes (a grid left by restoring slices one by one shows
+there; cubic interpolation is the reference), the axial/lateral FWHM ratio of small bright
+structures and the axial/lateral high-frequency energy ratio (1 = isotropic), time and
+peak memory. The pictures show an xy plane and an xz plane of each. Stacks are not
+committed; without ../shared/data the script stops.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ STACKS = {
     "golgi_airyscan": ("golgi_airyscan.tif", []),
 }
 OUT = HERE / "cache" / "real"
+MINUTES = 2.0  # per-stack training budget (`train --quick --minutes 2`)
+PER_STACK = f"isonb, per-stack LDM (--quick, {MINUTES:g} min)"
 
 
 def restorations(name: str, path: Path, options: list[str]) -> dict[str, tuple[Path, dict]]:
@@ -42,17 +44,17 @@ def restorations(name: str, path: Path, options: list[str]) -> dict[str, tuple[P
     folder = OUT / name
     folder.mkdir(parents=True, exist_ok=True)
     train_s, _ = run_cli(["train", str(path), "--out", str(folder / "ldm"), "--quick",
-                          "--overwrite", "--seed", "0", *options])
+                          "--minutes", str(MINUTES), "--overwrite", "--seed", "0", *options])
     runs = {"input (cubic)": ["--method", "cubic"],
             "isonb, shipped LDM": [],
-            "isonb, per-stack LDM (--quick)": ["--weights", str(folder / "ldm")]}
+            PER_STACK: ["--weights", str(folder / "ldm")]}
     out = {}
     for i, (label, args) in enumerate(runs.items()):
         target = folder / f"restored_{i}.tif"
         seconds, peak = run_cli(["restore", str(path), str(target), "--overwrite", *options,
                                  *args])
         out[label] = (target, {"seconds": seconds, "peak_mib": peak})
-    out["isonb, per-stack LDM (--quick)"][1]["train_seconds"] = train_s
+    out[PER_STACK][1]["train_seconds"] = train_s
     return out
 
 

@@ -4,7 +4,8 @@ The pipeline, module by module: `io` (stacks and voxel sizes) -> `volume` (isotr
 planes, patches, tiling) -> `psf` and `simulate` (ground-truth cases) -> `degrade` (the
 degradation, estimated from the stack; optionally `learned_degradation`) -> `models`,
 `diffusion` and `ldm` (the latent diffusion model) -> `train` -> `baselines` and `restore`
-(methods) -> `metrics` (BENCHMARK.md scores) -> `viewer` -> `cli` (`python -m isonb`).
+(methods; `chunked` runs it on dask) -> `metrics` (BENCHMARK.md scores) -> `notebook` (what
+the notebooks share) -> `viewer` -> `cli` (`python -m isonb`).
 """
 
 import os

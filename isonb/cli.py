@@ -13,20 +13,35 @@ import numpy as np
 
 from . import metrics
 from .errors import IsonbError
-from .io import Stack, read_image, read_stack, write_stack, write_stack_planes
+from .io import Stack, read_channels, read_image, read_stack, write_stack, write_stack_planes
 
 
 def _add_stack_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--voxel-size", nargs=3, type=float, metavar=("DZ", "DY", "DX"),
                    help="voxel size in µm, z first, overriding the file's metadata")
-    p.add_argument("--channel", type=int, help="channel to use in a multi-channel stack")
+    p.add_argument("--channel", type=_channel,
+                   help="channel to use in a multi-channel stack (restore: also 'all', each "
+                        "channel restored in turn into one multi-channel .tif)")
     p.add_argument("--time", type=int, help="time point to use in a time series")
     p.add_argument("--axes", help="axes of a file without metadata, e.g. CZYX or TZYX")
     p.add_argument("--series", type=int, help="series (position) of a multi-position file")
 
 
+def _channel(value: str) -> int | str:
+    if value == "all":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a channel number nor "
+                                         "'all'") from None
+
+
 def _read(a: argparse.Namespace, path: str) -> Stack:
     """The stack at `path` with the stack options given on the command line."""
+    if a.channel == "all":
+        raise IsonbError(f"{path}: --channel all is for restore. Fix: train on one channel "
+                         "(--channel K); a model trained on one restores the others")
     return read_stack(path, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
                       axes=a.axes, series=a.series, require_voxel_size=True)
 
@@ -81,7 +96,7 @@ def _load_model(a: argparse.Namespace):
 
 
 def cmd_restore(a: argparse.Namespace) -> int:
-    from .restore import NETWORKS, restore, restore_axial_images
+    from .restore import NETWORKS, restore_axial_images
 
     _check_outputs(a, a.output, a.uncertainty)
     if a.uncertainty and a.method != "ldm":
@@ -104,52 +119,75 @@ def cmd_restore(a: argparse.Namespace) -> int:
             write_stack(a.uncertainty, spread, None, overwrite=a.overwrite)
         shape = result.shape
     else:
-        stack = _read(a, a.input)
-        if a.method in NETWORKS:
-            shape = _restore_streaming(a, stack)
-        else:
-            dx = stack.voxel_size[2]
-            result = restore(stack.data, stack.voxel_size, a.method, psf=_load_psf(a, dx),
-                             rl_iterations=a.iterations)
-            write_stack(a.output, result, (dx,) * 3, overwrite=a.overwrite)
-            shape = result.shape
+        shape = _restore_stack(a)
     print(f"{a.method}: {a.input} -> {a.output} {shape} in {time.perf_counter() - t:.1f} s")
     return 0
 
 
-def _restore_streaming(a: argparse.Namespace, stack: Stack) -> tuple[int, int, int]:
-    """Restore with a network, writing the output (and the spread) plane by plane."""
+def _restore_stack(a: argparse.Namespace) -> tuple[int, ...]:
+    """Restore the input (with --channel all, every channel in turn) a slab at a time into
+    scratch files, then write the output, and the spread, plane by plane."""
     import tempfile
 
-    from .restore import restore_network_slabs
+    from .restore import NETWORKS
     from .volume import isotropic_depth
 
-    dz, _, dx = stack.voxel_size
-    nz, ny, nx = stack.data.shape
-    shape = (isotropic_depth(nz, dz, dx), ny, nx)
-    model = _load_model(a)
-    if a.method == "ldm" and a.weights is None:
-        _warn_outside_shipped_range(stack)
-    slabs = restore_network_slabs(stack.data, stack.voxel_size, model, samples=a.samples,
-                                  steps=a.steps, seed=a.seed, batch=a.batch, tile=a.tile,
-                                  refocus=not a.no_refocus, uncertainty=bool(a.uncertainty),
-                                  diffusion=a.diffusion, scratch=a.scratch)
-    with tempfile.TemporaryFile(dir=a.scratch) as spread_file:
-        def planes():
-            for _, volume, spread in slabs:
-                if spread is not None:
-                    spread_file.write(np.ascontiguousarray(spread).tobytes())
-                yield from volume
-
-        write_stack_planes(a.output, planes(), shape, (dx,) * 3, overwrite=a.overwrite)
+    if a.channel == "all":
+        stacks = read_channels(a.input, voxel_size=a.voxel_size, time=a.time, axes=a.axes,
+                               series=a.series, require_voxel_size=True)
+    else:
+        stacks = [_read(a, a.input)]
+    dz, _, dx = stacks[0].voxel_size
+    nz, ny, nx = stacks[0].data.shape
+    n_out = isotropic_depth(nz, dz, dx)
+    model = _load_model(a) if a.method in NETWORKS else None
+    if model is not None and a.method == "ldm" and a.weights is None:
+        _warn_outside_shipped_range(stacks[0])
+    shape = (n_out, len(stacks), ny, nx) if len(stacks) > 1 else (n_out, ny, nx)
+    with tempfile.TemporaryDirectory(dir=a.scratch) as tmp:
+        files = []
+        for c, stack in enumerate(stacks):
+            if len(stacks) > 1:
+                print(f"channel {c} of {len(stacks)}")
+            files.append((Path(tmp) / f"{c}.raw", Path(tmp) / f"{c}_spread.raw"))
+            with open(files[-1][0], "wb") as volume, open(files[-1][1], "wb") as spread:
+                for planes, spread_planes in _slabs(a, stack, model):
+                    volume.write(np.ascontiguousarray(planes, np.float32).tobytes())
+                    if spread_planes is not None:
+                        spread.write(np.ascontiguousarray(spread_planes).tobytes())
+        write_stack_planes(a.output, _planes([v for v, _ in files], n_out, (ny, nx)), shape,
+                           (dx,) * 3, overwrite=a.overwrite)
         if a.uncertainty:
-            spread_file.seek(0)
-            plane_bytes = ny * nx * 4
-            write_stack_planes(a.uncertainty, (np.frombuffer(spread_file.read(plane_bytes),
-                                                             np.float32).reshape(ny, nx)
-                                               for _ in range(shape[0])),
+            write_stack_planes(a.uncertainty, _planes([u for _, u in files], n_out, (ny, nx)),
                                shape, (dx,) * 3, overwrite=a.overwrite)
     return shape
+
+
+def _slabs(a: argparse.Namespace, stack: Stack, model):
+    """(planes, spread planes or None) of the restored stack, in order of z."""
+    from .restore import restore, restore_network_slabs
+
+    if model is None:
+        yield restore(stack.data, stack.voxel_size, a.method, rl_iterations=a.iterations,
+                      psf=_load_psf(a, stack.voxel_size[2])), None
+        return
+    for _, planes, spread in restore_network_slabs(
+            stack.data, stack.voxel_size, model, samples=a.samples, steps=a.steps,
+            seed=a.seed, batch=a.batch, tile=a.tile, refocus=not a.no_refocus,
+            uncertainty=bool(a.uncertainty), diffusion=a.diffusion, scratch=a.scratch):
+        yield planes, spread
+
+
+def _planes(files: list[Path], depth: int, size: tuple[int, int]):
+    """Planes z by z, and at each z channel by channel, read from per-channel raw files."""
+    handles = [open(f, "rb") for f in files]
+    try:
+        for _ in range(depth):
+            for h in handles:
+                yield np.frombuffer(h.read(size[0] * size[1] * 4), np.float32).reshape(size)
+    finally:
+        for h in handles:
+            h.close()
 
 
 def _warn_outside_shipped_range(stack: Stack) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,8 @@ DEFAULT_CONFIGS = {
     "train_2": SimulationConfig(**_BASE, seed=1002),
     "test": SimulationConfig(**_BASE, seed=2001),
 }
+# Quick mode (ISONB_QUICK=1, the tests): the same stacks on a 128 x 128 field, 4x fewer voxels.
+QUICK_CONFIGS = {name: replace(cfg, shape=(81, 128, 128)) for name, cfg in DEFAULT_CONFIGS.items()}
 
 
 @dataclass
@@ -41,10 +43,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ISONB_CACHE", Path.home() / ".cache" / "isonb"))
 
 
-def default_dataset(root: str | Path | None = None, verbose: bool = True) -> DefaultDataset:
-    """The default dataset, simulated deterministically the first time (a few seconds each)."""
-    root = Path(root) if root is not None else cache_dir() / f"default-{VERSION}"
-    for name, cfg in DEFAULT_CONFIGS.items():
+def default_dataset(root: str | Path | None = None, verbose: bool = True,
+                    quick: bool | None = None) -> DefaultDataset:
+    """The default dataset, simulated deterministically the first time (a few seconds each);
+    in quick mode (default: `isonb.quick_mode()`) on a smaller field (`QUICK_CONFIGS`)."""
+    from . import quick_mode
+
+    quick = quick_mode() if quick is None else quick
+    configs = QUICK_CONFIGS if quick else DEFAULT_CONFIGS
+    root = Path(root) if root is not None else \
+        cache_dir() / f"default-{VERSION}{'-quick' if quick else ''}"
+    for name, cfg in configs.items():
         folder = root / name
         meta = folder / "meta.json"
         if meta.exists() and json.loads(meta.read_text())["config"] == json.loads(
@@ -55,7 +64,7 @@ def default_dataset(root: str | Path | None = None, verbose: bool = True) -> Def
         save_case(simulate(cfg), folder, overwrite=True)
     return DefaultDataset(
         root=root,
-        train=[root / n / "observed.tif" for n in DEFAULT_CONFIGS if n.startswith("train")],
+        train=[root / n / "observed.tif" for n in configs if n.startswith("train")],
         test=root / "test" / "observed.tif",
         test_gt=root / "test" / "gt.tif",
         test_psf=root / "test" / "psf.tif",

@@ -1,9 +1,11 @@
-"""Reading and writing .tif stacks with their voxel size (ImageJ or OME-XML metadata)."""
+"""Reading and writing stacks with their voxel size: .tif (ImageJ or OME-XML metadata), and
+with the `formats` extra .czi, .lif, .nd2 and OME-Zarr."""
 
 from __future__ import annotations
 
+import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,39 @@ def read_stack(
     be known and plausible. Every problem raises an `IsonbError` naming the file and the fix.
     """
     path = Path(path)
+    data, file_axes, size = _read_any(path, voxel_size, require_voxel_size, axes, series)
+    data = _select_zyx(data, file_axes, channel, time, path)
+    _check_values(data, path)
+    return Stack(data.astype(np.float32, copy=False), size, path)
+
+
+def read_channels(
+    path: str | Path,
+    voxel_size: VoxelSize | None = None,
+    time: int | None = None,
+    require_voxel_size: bool = False,
+    axes: str | None = None,
+    series: int | None = None,
+) -> list[Stack]:
+    """Every channel of a stack, each as a `Stack` (one, for a single-channel file); the
+    file is read once. Options as `read_stack`."""
+    path = Path(path)
+    data, file_axes, size = _read_any(path, voxel_size, require_voxel_size, axes, series)
+    file_axes = file_axes.upper().replace("S", "C") if "C" not in file_axes.upper() \
+        else file_axes.upper()
+    n = data.shape[file_axes.index("C")] if "C" in file_axes else 1
+    stacks = []
+    for c in range(n):
+        one = _select_zyx(data, file_axes, c if n > 1 else None, time, path)
+        _check_values(one, path)
+        stacks.append(Stack(one.astype(np.float32, copy=False), size, path))
+    return stacks
+
+
+def _read_any(path: Path, voxel_size: VoxelSize | None, require_voxel_size: bool,
+              axes: str | None, series: int | None
+              ) -> tuple[np.ndarray, str, VoxelSize | None]:
+    """(data, axes, checked voxel size) of any supported file, before choosing channels."""
     if not path.exists():
         raise fail(path, "no such file", "check the path")
     if is_bioio_format(path):
@@ -60,8 +95,6 @@ def read_stack(
                        f"give {data.ndim} letters of T, C, Z, Y, X, e.g. "
                        f"{'TCZYX'[-data.ndim:] if data.ndim <= 5 else 'CZYX'}")
         file_axes = axes.upper()
-    data = _select_zyx(data, file_axes, channel, time, path)
-    _check_values(data, path)
     size = tuple(float(v) for v in voxel_size) if voxel_size is not None else meta_voxel
     if size is not None:
         size = _check_voxel_size(size, path)
@@ -70,7 +103,7 @@ def read_stack(
     elif require_voxel_size:
         raise fail(path, why or "no voxel size in the file's metadata",
                    "pass it explicitly, e.g. --voxel-size DZ DY DX (in µm, z first)")
-    return Stack(data.astype(np.float32, copy=False), size, path)
+    return data, file_axes, size
 
 
 def _read_tiff(path: Path, series: int | None
@@ -172,13 +205,16 @@ def write_stack(
     data = np.asarray(data)
     if data.dtype not in (np.uint8, np.uint16, np.float32):
         data = data.astype(np.float32)
+    if path.name.lower().endswith(".zarr"):
+        return write_stack_planes(path, iter(data), data.shape, voxel_size, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     tifffile.imwrite(path, data, **_imagej_kwargs(voxel_size, data.ndim))
     return path
 
 
 def _imagej_kwargs(voxel_size: VoxelSize | None, ndim: int) -> dict:
-    kwargs: dict = {"imagej": True, "metadata": {"axes": "ZYX" if ndim == 3 else "YX"}}
+    """ImageJ TIFF options: axes (YX, ZYX or, for channels, ZCYX) and the voxel size."""
+    kwargs: dict = {"imagej": True, "metadata": {"axes": {2: "YX", 3: "ZYX", 4: "ZCYX"}[ndim]}}
     if voxel_size is not None:
         dz, dy, dx = voxel_size
         kwargs["resolution"] = (1.0 / dx, 1.0 / dy)
@@ -188,15 +224,48 @@ def _imagej_kwargs(voxel_size: VoxelSize | None, ndim: int) -> dict:
 
 def write_stack_planes(path: str | Path, planes: Iterable[np.ndarray], shape: tuple[int, ...],
                        voxel_size: VoxelSize | None, overwrite: bool = False) -> Path:
-    """`write_stack` for a float32 stack given plane by plane: nothing larger than a plane
-    is held, so volumes larger than memory can be written."""
+    """`write_stack` for a float32 stack given plane by plane: nothing larger than a few
+    planes is held, so volumes larger than memory can be written. A path ending in .zarr
+    is written as OME-Zarr (the `formats` extra), any other as an ImageJ TIFF; a 4D
+    `shape` (z, c, y, x) takes its planes z by z, each z channel by channel."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise fail(path, "exists already", "choose another name or pass --overwrite")
     path.parent.mkdir(parents=True, exist_ok=True)
     cast = (np.asarray(p, dtype=np.float32) for p in planes)
+    if path.name.lower().endswith(".zarr"):
+        if len(shape) != 3:
+            raise fail(path, "OME-Zarr output takes one channel", "write a .tif (all channels) "
+                       "or choose one with --channel K")
+        return _write_ome_zarr(path, cast, shape, voxel_size)
     tifffile.imwrite(path, cast, shape=shape, dtype=np.float32,
                      **_imagej_kwargs(voxel_size, len(shape)))
+    return path
+
+
+ZARR_CHUNK = (16, 256, 256)  # (z, y, x) chunks of written OME-Zarr volumes
+
+
+def _write_ome_zarr(path: Path, planes: Iterator[np.ndarray], shape: tuple[int, ...],
+                    voxel_size: VoxelSize | None) -> Path:
+    """An OME-Zarr (NGFF 0.4, one resolution level) written `ZARR_CHUNK[0]` planes at a time."""
+    try:
+        from bioio_ome_zarr.writers import OMEZarrWriter
+    except ImportError:
+        raise fail(path, "OME-Zarr is written with bioio-ome-zarr, which is not installed",
+                   "pip install 'isonb[formats]' (or write a .tif)") from None
+    if path.exists():
+        shutil.rmtree(path)
+    writer = OMEZarrWriter(path, level_shapes=[tuple(shape)], dtype="float32",
+                           chunk_shape=[min(c, s) for c, s in zip(ZARR_CHUNK, shape)],
+                           zarr_format=2, axes_names=["z", "y", "x"],
+                           axes_types=["space"] * 3, axes_units=["micrometer"] * 3,
+                           physical_pixel_size=list(voxel_size) if voxel_size else None)
+    depth = ZARR_CHUNK[0]
+    for z0 in range(0, shape[0], depth):
+        slab = np.stack([next(planes) for _ in range(min(depth, shape[0] - z0))])
+        writer.write_region(slab, (slice(z0, z0 + len(slab)), slice(0, shape[1]),
+                                   slice(0, shape[2])))
     return path
 
 
@@ -330,5 +399,6 @@ def _ome_voxel_size(xml: str) -> VoxelSize | None:
     return None
 
 
-__all__ = ["Stack", "VoxelSize", "read_stack", "read_image", "write_stack", "write_stack_planes",
+__all__ = ["Stack", "VoxelSize", "read_stack", "read_channels", "read_image", "write_stack",
+           "write_stack_planes",
            "IsonbError"]

@@ -105,8 +105,8 @@ def batch_size(model: torch.nn.Module, window: tuple[int, int], batch: int | Non
 @torch.no_grad()
 def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
                    steps: int = 4, seed: int = 0, batch: int | None = None, tile: int = 1024,
-                   halo: int | None = None, diffusion: bool = True, progress: bool = True
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   halo: int | None = None, diffusion: bool = True, progress: bool = True,
+                   origin: int = 0, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Restore a stack of normalised axial images (n, z, w): (mean, std) over samples.
 
     For the LDM, `samples` DDIM samples of `steps` steps from position-tied noise (or, with
@@ -114,13 +114,20 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     (zero spread). Images are padded to the network's multiple and cut into `tile`-px cores
     read with `halo` px of context (default `HALO`, `DIFFUSION_HALO` when sampling), on the
     network's grid, so tiles give the whole image's result (see `volume.halo_tiles`).
+    When the images are a window of wider slices (a block of a chunked volume), `origin`
+    (a multiple of the network's multiple) and `width` say where, so that the window gets
+    the whole slices' noise.
     """
     dev = next(model.parameters()).device
     n, h, w = images.shape
     is_ldm = isinstance(model, LDM)
     sampling = is_ldm and diffusion and samples > 0
     halo = (DIFFUSION_HALO if sampling else HALO) if halo is None else halo
-    noise = slice_noise(model, (h, w), samples, seed).to(dev) if sampling else None
+    if origin % model.multiple:
+        raise IsonbError(f"window origin {origin} is not on the network's grid "
+                         f"(a multiple of {model.multiple})")
+    noise = slice_noise(model, (h, width or w), samples, seed)[..., origin // 4:].to(dev) \
+        if sampling else None
     padded, _ = pad_to(torch.from_numpy(np.ascontiguousarray(images))[:, None], model.multiple)
     tiles = list(iter_halo_tiles(padded.shape[-2:], tile, halo, model.multiple))
     largest = max((wy.stop - wy.start, wx.stop - wx.start) for (wy, wx), _, _ in tiles)
@@ -142,6 +149,47 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
             bar.update(len(x))
     bar.close()
     return mean[:, :h, :w], std[:, :h, :w]
+
+
+def restore_view(observed: np.ndarray, view: str, rows: slice, limits: tuple[float, float],
+                 voxel_size: VoxelSize, model: torch.nn.Module, origin: int = 0,
+                 width: int | None = None, **kw) -> tuple[np.ndarray, np.ndarray]:
+    """Restore the xz slices (`view="xz"`, `rows` of y) or yz slices (`"yz"`, rows of x) of a
+    (z, y, x) stack: (mean, std), each (rows, isotropic z, the other lateral axis).
+
+    The rows are normalised by `limits` and cubic-resliced onto the isotropic grid; `origin`
+    and `width` place the stack's other lateral axis in a wider one (`restore_slices`).
+    """
+    region, axes = ((np.s_[:, rows, :], (1, 0, 2)) if view == "xz" else
+                    (np.s_[:, :, rows], (2, 0, 1)))
+    dz, _, dx = voxel_size
+    iso = reslice_isotropic(normalize(observed[region], *limits), dz, dx, order=3)
+    return restore_slices(model, iso.transpose(axes), origin=origin, width=width, **kw)
+
+
+def will_sample(model: torch.nn.Module, observed: np.ndarray, voxel_size: VoxelSize,
+                limits: tuple[float, float], diffusion: str, uncertainty: bool, samples: int,
+                steps: int, seed: int, tile: int) -> bool:
+    """Whether the LDM's diffusion is sampled: `diffusion` "on" or "off", or "auto": unless
+    an uncertainty is asked for, only when its correction, measured on 4 xz slices, is at
+    least `DIFFUSION_NEGLIGIBLE` of the intensity range (said in one line)."""
+    if diffusion not in ("on", "off", "auto"):
+        raise IsonbError(f"diffusion={diffusion!r}; Fix: choose on, off or auto")
+    if not isinstance(model, LDM) or diffusion == "off" or samples < 1:
+        return False
+    if diffusion == "on" or uncertainty:
+        return True
+    ny = observed.shape[1]
+    probes = np.linspace(0, ny - 1, min(4, ny)).astype(int)
+    dz, _, dx = voxel_size
+    images = reslice_isotropic(normalize(observed[:, probes, :], *limits), dz, dx, order=3)
+    rms = diffusion_correction(model, images.transpose(1, 0, 2), samples=samples, steps=steps,
+                               seed=seed, tile=tile)
+    sampling = rms >= DIFFUSION_NEGLIGIBLE
+    print(f"diffusion: its correction is {100 * rms:.3f} % of the intensity range on "
+          f"{len(probes)} xz slices: " + ("sampled" if sampling else
+                                          "skipped (below 0.1 %; --diffusion on samples)"))
+    return sampling
 
 
 def diffusion_correction(model: LDM, iso_planes: np.ndarray, samples: int, steps: int,
@@ -225,25 +273,12 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     its correction is below 0.1 % of the intensity range. The spread is the samples'
     per-voxel standard deviation (before refocusing), None when not computed.
     """
-    if diffusion not in ("on", "off", "auto"):
-        raise IsonbError(f"diffusion={diffusion!r}; Fix: choose on, off or auto")
     dz, _, dx = voxel_size
     nz, ny, nx = observed.shape
     n_out = isotropic_depth(nz, dz, dx)
     lo, hi = percentile_range(observed)
-
-    def resliced(region: tuple) -> np.ndarray:
-        return reslice_isotropic(normalize(observed[region], lo, hi), dz, dx, order=3)
-
-    sampling = isinstance(model, LDM) and diffusion != "off" and samples > 0
-    if sampling and diffusion == "auto" and not uncertainty:
-        probes = np.linspace(0, ny - 1, min(4, ny)).astype(int)
-        rms = diffusion_correction(model, resliced(np.s_[:, probes, :]).transpose(1, 0, 2),
-                                   samples=samples, steps=steps, seed=seed, tile=tile)
-        sampling = rms >= DIFFUSION_NEGLIGIBLE
-        print(f"diffusion: its correction is {100 * rms:.3f} % of the intensity range on "
-              f"{len(probes)} xz slices: " + ("sampled" if sampling else
-                                              "skipped (below 0.1 %; --diffusion on samples)"))
+    sampling = will_sample(model, observed, voxel_size, (lo, hi), diffusion, uncertainty,
+                           samples=samples, steps=steps, seed=seed, tile=tile)
     keep_spread = sampling and uncertainty
     kw = dict(samples=samples, steps=steps, seed=seed, batch=batch, tile=tile,
               diffusion=sampling, progress=False)
@@ -255,22 +290,21 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
         return np.empty(shape, np.float32) if folder is None else ScratchArray(folder / name,
                                                                                  shape)
 
-    views = (("xz", ny, lambda a, b: np.s_[:, a:b, :], (1, 0, 2), (ny, n_out, nx)),
-             ("yz", nx, lambda a, b: np.s_[:, :, a:b], (2, 0, 1), (nx, n_out, ny)))
-    means = {name: store(f"{name}_mean", shape) for name, *_, shape in views}
-    stds = {name: store(f"{name}_std", shape) for name, *_, shape in views} if keep_spread \
-        else {}
+    shapes = {"xz": (ny, n_out, nx), "yz": (nx, n_out, ny)}
+    means = {view: store(f"{view}_mean", shape) for view, shape in shapes.items()}
+    stds = {view: store(f"{view}_std", shape) for view, shape in shapes.items()} \
+        if keep_spread else {}
     step = batch_size(model, (min(tile, n_out), min(tile, max(nx, ny))), batch)
     try:
         with tqdm(total=ny + nx, desc="restoring xz and yz slices", disable=not progress) as bar:
-            for name, n, region, axes, _ in views:
+            for view, (n, *_) in shapes.items():
                 for a in range(0, n, step):
                     b = min(a + step, n)
-                    mean, std = restore_slices(model, resliced(region(a, b)).transpose(axes),
-                                               **kw)
-                    means[name][a:b] = mean
+                    mean, std = restore_view(observed, view, slice(a, b), (lo, hi), voxel_size,
+                                             model, **kw)
+                    means[view][a:b] = mean
                     if keep_spread:
-                        stds[name][a:b] = std
+                        stds[view][a:b] = std
                     bar.update(b - a)
         deg = _refocus_degradation(observed, voxel_size) if refocus and isinstance(
             model, LDM) else None

@@ -57,3 +57,39 @@ def test_parser_lists_the_methods():
     text = build_parser().format_help()
     for verb in ("simulate", "restore", "evaluate", "demo"):
         assert verb in text
+
+
+def test_ome_zarr_in_and_out_restores_with_the_formats_extra(tmp_path):
+    pytest.importorskip("bioio_ome_zarr")
+    from isonb.io import write_stack
+
+    data = np.random.default_rng(2).random((6, 24, 28)).astype(np.float32)
+    write_stack(tmp_path / "in.ome.zarr", data, (0.3, 0.1, 0.1))
+    assert main(["restore", str(tmp_path / "in.ome.zarr"), str(tmp_path / "out.ome.zarr"),
+                 "--method", "cubic"]) == 0
+    tif = tmp_path / "out.tif"
+    assert main(["restore", str(tmp_path / "in.ome.zarr"), str(tif), "--method", "cubic"]) == 0
+    out = read_stack(tmp_path / "out.ome.zarr")
+    assert out.data.shape == (16, 24, 28) and out.voxel_size == pytest.approx((0.1,) * 3)
+    np.testing.assert_array_equal(out.data, read_stack(tif).data)
+
+
+def test_all_channels_restore_into_one_multichannel_tif(tmp_path, tiny_ldm):
+    from isonb import ldm as L
+
+    L.save(tiny_ldm, tmp_path / "w", {"seed": 0})
+    data = np.random.default_rng(3).random((5, 2, 24, 28)).astype(np.float32)
+    data[:, 1] *= 50  # channels of their own brightness
+    src = tmp_path / "zcyx.tif"
+    tifffile.imwrite(src, data, imagej=True, resolution=(10.0, 10.0),
+                     metadata={"axes": "ZCYX", "spacing": 0.3, "unit": "um"})
+    both = tmp_path / "both.tif"
+    assert main(["restore", str(src), str(both), "--channel", "all", "--weights",
+                 str(tmp_path / "w"), "--steps", "1", "--diffusion", "off"]) == 0
+    for c in (0, 1):
+        one = tmp_path / f"c{c}.tif"
+        assert main(["restore", str(src), str(one), "--channel", str(c), "--weights",
+                     str(tmp_path / "w"), "--steps", "1", "--diffusion", "off"]) == 0
+        np.testing.assert_array_equal(read_stack(both, channel=c).data, read_stack(one).data)
+    assert read_stack(both, channel=1).voxel_size == pytest.approx((0.1, 0.1, 0.1))
+    assert main(["train", str(src), "--channel", "all", "--out", str(tmp_path / "t")]) == 2

@@ -37,3 +37,11 @@ def test_generalist_cases_span_the_benchmark_ranges():
     assert {c.z_step for c in cfgs} == {1, 2, 3, 4}
     assert all(5 <= c.snr <= 20 for c in cfgs)
     assert not {c.seed for c in cfgs} & {11, 12, 13, 14, 15, 16, 17, 1001, 1002, 2001}
+
+
+def test_quick_mode_makes_the_same_stacks_on_a_smaller_field(tmp_path):
+    from isonb.data import QUICK_CONFIGS
+
+    ds = default_dataset(tmp_path / "quick", verbose=False, quick=True)
+    assert read_stack(ds.test).data.shape[1:] == (128, 128)
+    assert QUICK_CONFIGS["test"].seed == DEFAULT_CONFIGS["test"].seed

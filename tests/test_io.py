@@ -204,3 +204,14 @@ def test_microscope_formats_need_bioio_or_name_the_extra(tmp_path, name, monkeyp
     monkeypatch.setitem(sys.modules, "bioio", None)  # as without the formats extra
     with pytest.raises(IsonbError, match=re.escape(name) + r".*isonb\[formats\]"):
         read_stack(path)
+
+
+def test_ome_zarr_round_trip_with_voxel_size(tmp_path):
+    pytest.importorskip("bioio_ome_zarr")
+    data = np.random.default_rng(6).random((20, 30, 40)).astype(np.float32)
+    path = write_stack(tmp_path / "v.ome.zarr", data, (0.5, 0.1, 0.1))
+    stack = read_stack(path)
+    np.testing.assert_array_equal(stack.data, data)
+    assert stack.voxel_size == pytest.approx((0.5, 0.1, 0.1))
+    with pytest.raises(IsonbError, match="exists already"):
+        write_stack(path, data, None)

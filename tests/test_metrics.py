@@ -94,3 +94,11 @@ def test_axis_power_share_sees_a_grid_of_lines_and_not_texture():
     lines += 0.05 * rng.standard_normal((8, 96, 1))  # each row a constant offset (xz slices)
     lines += 0.05 * rng.standard_normal((8, 1, 96))  # each column too (yz slices)
     assert M.axis_power_share(lines) > share + 0.3
+
+
+def test_block_by_block_scores_equal_the_whole_volume_scores():
+    rng = np.random.default_rng(0)
+    g = ndimage.gaussian_filter(rng.random((40, 70, 90)), 2).astype(np.float32)
+    p = (g + 0.02 * rng.standard_normal(g.shape)).astype(np.float32) * -3 + 1  # a < 0 too
+    whole, blocks = M.evaluate(p, g), M.evaluate_by_blocks(p, g, block=16)
+    assert blocks == pytest.approx(whole, rel=1e-12)
