@@ -13,6 +13,7 @@ import numpy as np
 import tifffile
 
 from .errors import IsonbError, fail
+from .volume import MIN_Z_RATIO
 
 VoxelSize = tuple[float, float, float]  # (dz, dy, dx) in micrometres
 
@@ -353,9 +354,9 @@ def _check_plausible(size: VoxelSize, path: Path, given: bool) -> None:
         raise fail(path, f"pixel size dx={dx:g} µm (from {where}) is outside light "
                    f"microscopy's {lo:g}-{hi:g} µm", "give --voxel-size DZ DY DX in µm "
                    "(e.g. 0.5 0.1 0.1; 100 nm is 0.1)")
-    if dz < dx:
+    if dz < MIN_Z_RATIO * dx:
         raise fail(path, f"dz={dz:g} µm is smaller than dx={dx:g} µm (from {where}); isonb "
-                   "restores stacks whose z step is at least the pixel size",
+                   "restores stacks whose z step is at least about the pixel size",
                    "check the order: --voxel-size takes DZ DY DX, z first")
 
 

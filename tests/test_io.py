@@ -215,3 +215,9 @@ def test_ome_zarr_round_trip_with_voxel_size(tmp_path):
     assert stack.voxel_size == pytest.approx((0.5, 0.1, 0.1))
     with pytest.raises(IsonbError, match="exists already"):
         write_stack(path, data, None)
+
+
+def test_near_isotropic_z_steps_are_taken(tmp_path):
+    path = write_stack(tmp_path / "s.tif", np.random.default_rng(0).random((5, 8, 8)), None)
+    stack = read_stack(path, voxel_size=(0.4994, 0.5119, 0.5119), require_voxel_size=True)
+    assert stack.voxel_size[0] < stack.voxel_size[2]  # a real stack's dz 2.5 % below dx
