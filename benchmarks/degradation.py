@@ -28,10 +28,11 @@ from isonb import metrics
 from isonb.benchmark import CASES, describe
 from isonb.degrade import estimate_degradation
 from isonb.io import read_stack
+from isonb.patches import prepare
 from isonb.psf import FWHM_PER_SIGMA
 from isonb.restore import restore_network
 from isonb.simulate import simulate
-from isonb.train import TrainConfig, prepare
+from isonb.train import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,7 +43,8 @@ def band_comparison() -> list[str]:
     for name in CASES:
         obs = read_stack(HERE / "cache" / name / "observed.tif")
         gt = read_stack(HERE / "cache" / name / "gt.tif").data[CROP]
-        pairs = prepare([obs], TrainConfig.quick(), np.random.default_rng(0)).pairs
+        quick = TrainConfig.quick()
+        pairs = prepare([obs], quick.patch, quick.n_patches, 0).pairs
         by_band = pairs.degradations
         for label, degs in (("one Gaussian", [d.single_gaussian() for d in by_band]),
                             ("by band (default)", by_band)):

@@ -27,7 +27,7 @@ from isonb.simulate import SimulationConfig, simulate
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import hardware, run_cli  # noqa: E402
+from run import hardware, run_cli, write_result  # noqa: E402
 
 TILE = SimulationConfig(structure="mixed", shape=(397, 256, 256), psf="confocal", na=1.0,
                         z_step=4, snr=10.0)
@@ -90,9 +90,7 @@ def main() -> None:
     lines += [f"| {r['method']} | {r['ssim']:.4f} | {r['psnr']:.2f} | {r['mse']:.5f} | "
               f"{r['coc']:.4f} | {r['ssim_xy']:.4f} | {r['seconds']:.0f} | "
               f"{r['peak_mib']:.0f} |" for r in rows]
-    path = HERE / "results" / "large.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(f"-> {path}")
+    write_result("large.md", lines)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,13 @@
     python benchmarks/real_data.py       # writes benchmarks/results/real_data.md, docs/real/*.png
 
 Each stack is restored as a user would, each step its own `isonb` process: cubic
-interpolation, the shipped LDM, and an LDM trained on the stack itself
-(`isonb train STACK --quick --minutes 2`). Reported per restoration: the share of the xy
-planes' power on the two frequency axes (a grid left by restoring slices one by one shows
-there; cubic interpolation is the reference), the axial/lateral FWHM ratio of small bright
-structures and the axial/lateral high-frequency energy ratio (1 = isotropic), time and
-peak memory. The pictures show an xy plane and an xz plane of each. Stacks are not
-committed; without ../shared/data the script stops.
+interpolation, the shipped LDM, and an LDM trained on the stack itself (`isonb train STACK
+--quick --minutes 2`). Reported per restoration: the share of the xy planes' power on the
+two frequency axes (a grid left by restoring slices one by one shows there; cubic
+interpolation is the reference), the no-reference isotropy figures (`metrics.no_reference`:
+the axial/lateral FWHM ratio of small bright structures and the axial/lateral high-frequency
+energy ratio, 1 when isotropic), time and peak memory. The pictures show an xy plane and an
+xz plane of each. Stacks are not committed; without ../shared/data the script stops.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from isonb.viewer import save_comparison
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 sys.path.insert(0, str(HERE))
-from run import hardware, run_cli  # noqa: E402
+from run import hardware, run_cli, write_result  # noqa: E402
 
 # name -> (file, extra stack options)
 STACKS = {
@@ -69,9 +69,10 @@ def main() -> None:
     lines = ["# isonb on real stacks (no ground truth)", "",
              "Made by `python benchmarks/real_data.py` (see its docstring). `grid`: share of the "
              "xy planes' 2D power on the two frequency axes (the issue's target: at most cubic "
-             "interpolation's + 0.02); `FWHM ratio`: axial / lateral FWHM of small bright "
-             "structures; `spectral ratio`: axial / lateral share of high-frequency energy "
-             f"(both 1 when isotropic). Hardware: {hardware()}.", "",
+             "interpolation's + 0.02); `FWHM ratio`: axial / lateral FWHM of small "
+             "bright structures; `spectral ratio`: axial / lateral share of high-frequency "
+             "energy (both 1 when isotropic); `benchmarks/results/noref.md` says how far each "
+             f"can be trusted. Hardware: {hardware()}.", "",
              "| stack | method | grid | grid - cubic | FWHM ratio | spectral ratio | "
              "restore (s) | peak mem (MiB) | training (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -81,17 +82,16 @@ def main() -> None:
         cubic_grid = metrics.axis_power_share(vols["input (cubic)"])
         for label, vol in vols.items():
             grid = metrics.axis_power_share(vol)
-            info = runs[label][1]
+            info, figures = runs[label][1], metrics.no_reference(vol)
             lines.append(
                 f"| {name} | {label} | {grid:.3f} | {grid - cubic_grid:+.3f} | "
-                f"{metrics.fwhm_ratio(vol):.2f} | {metrics.spectral_ratio(vol):.3f} | "
+                f"{figures['fwhm_ratio']:.2f} | "
+                f"{figures['spectral_ratio']:.3f} | "
                 f"{info['seconds']:.0f} | {info['peak_mib']:.0f} | "
                 f"{info.get('train_seconds', 0):.0f} |")
             print(lines[-1], flush=True)
         save_comparison(vols, HERE.parent / "docs" / "real" / f"{name}.png")
-    path = HERE / "results" / "real_data.md"
-    path.write_text("\n".join(lines) + "\n")
-    print(f"-> {path}")
+    write_result("real_data.md", lines)
 
 
 if __name__ == "__main__":

@@ -138,6 +138,14 @@ def run_cli(args: list[str]) -> tuple[float, float]:
     return seconds, peak_kb / 1024.0
 
 
+def write_result(name: str, lines: list[str]) -> Path:
+    """Write a script's table into benchmarks/results/`name`, and say where."""
+    path = HERE / "results" / name
+    path.write_text("\n".join(lines) + "\n")
+    print(f"-> {path}")
+    return path
+
+
 def write_table(results_dir: Path) -> Path:
     rows = []
     for f in sorted(results_dir.glob("*.json")):

@@ -23,8 +23,9 @@ from isonb import metrics
 from isonb.io import read_stack
 from isonb.ldm import LDMConfig
 from isonb.models.unet import UNet
+from isonb.patches import prepare
 from isonb.restore import restore_network
-from isonb.train import TrainConfig, prepare
+from isonb.train import TrainConfig
 
 HERE = Path(__file__).resolve().parent
 STEPS = 300
@@ -65,7 +66,8 @@ def main() -> None:
     for name in CASES:
         obs = read_stack(HERE / "cache" / name / "observed.tif")
         gt = read_stack(HERE / "cache" / name / "gt.tif").data[CROP]
-        pairs = prepare([obs], TrainConfig.quick(), np.random.default_rng(0)).pairs
+        quick = TrainConfig.quick()
+        pairs = prepare([obs], quick.patch, quick.n_patches, 0).pairs
         for label, (recorrupt, loss) in VARIANTS.items():
             model = train_regressor(pairs, recorrupt, loss)
             vol, _ = restore_network(obs.data[CROP], obs.voxel_size, model, samples=1,

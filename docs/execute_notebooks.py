@@ -19,6 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ["01_prepare_data", "02_train", "03_inference", "04_evaluate"]
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def strip_widgets(nb: nbformat.NotebookNode) -> None:
+    """Drop the widgets' saved state and views: they are live controls, which a saved notebook
+    cannot run, and their rendered frames would double its size. The static pictures stay."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET not in o.get("data", {})]
+
+
 def main() -> None:
     if os.environ.get("ISONB_QUICK", "") not in ("", "0"):
         raise SystemExit("ISONB_QUICK is set: the committed outputs are those of the default "
@@ -34,6 +46,7 @@ def main() -> None:
         NotebookClient(nb, timeout_func=lambda cell: 60 if "view(" in cell.source else 900,
                        kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
                        ).execute()
+        strip_widgets(nb)
         nbformat.write(nb, path)
         print(f"{name}: {time.perf_counter() - t:.0f} s", flush=True)
 

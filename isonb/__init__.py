@@ -10,10 +10,26 @@ the notebooks share) -> `viewer` -> `cli` (`python -m isonb`).
 
 import os
 
+# PyTorch backs large CPU tensors with transparent huge pages when this is set before its
+# first allocation: the networks' activations (tens of MB per slice) are then not faulted in
+# 4 KiB page by page on every pass, which more than halves restoration time on a CPU
+# (benchmarks/results/large.md). Results are unchanged; a torch imported earlier keeps its
+# own setting, and kernels without transparent huge pages ignore it.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
 from .errors import IsonbError
-from .io import Stack, read_stack, write_stack
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """`isonb.read_stack`, `isonb.write_stack`, `isonb.Stack`, imported on first use: the
+    command line's `--help` needs none of them."""
+    if name in ("Stack", "read_stack", "write_stack"):
+        from . import io
+
+        return getattr(io, name)
+    raise AttributeError(f"module 'isonb' has no attribute {name!r}")
 
 
 def quick_mode() -> bool:

@@ -7,8 +7,12 @@ config, seed, data, time, hardware and the weights' sha256.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import asdict
 from importlib import resources
@@ -18,13 +22,41 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from .choices import DEVICES, PRECISIONS
 from .errors import IsonbError
 
 WEIGHTS = "weights.safetensors"
 CARD = "model.json"
+CARD_SCHEMA = 2  # 2: "schema", "isonb" (the version that wrote it), steps each stage ran
+
+T = typing.TypeVar("T")
 
 
-DEVICES = ("auto", "cuda", "mps", "cpu")
+def from_dict(cls: type[T], d: dict) -> T:
+    """Rebuild a config dataclass from its `asdict` form, as a card stores it: nested configs
+    are rebuilt and JSON's lists become tuples where the field is a tuple. Fields a card
+    lacks (written before they existed) keep their defaults; unknown ones are an error."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    if unknown := set(d) - names:
+        raise IsonbError(f"{cls.__name__} has no field {', '.join(sorted(unknown))}. Fix: read "
+                         "the card with the isonb version that wrote it (its 'isonb' entry)")
+    hints = typing.get_type_hints(cls)
+    return cls(**{k: _from_json(hints[k], v) for k, v in d.items()})
+
+
+def _from_json(tp: typing.Any, value: typing.Any) -> typing.Any:
+    """`value` read from JSON as type `tp` (a dataclass, a tuple, an optional of them)."""
+    if value is None:
+        return None
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        tp = next(a for a in typing.get_args(tp) if a is not type(None))
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value)
+    if typing.get_origin(tp) is tuple:
+        return tuple(value)
+    return value
+
+
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
@@ -44,6 +76,21 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
                          "use --device auto or cpu (on Colab: Runtime > Change runtime type "
                          "> GPU)")
     return torch.device(name)
+
+
+def autocast(dev: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
+    """Inference precision on `dev`: "auto" is fp16 mixed precision on a CUDA GPU (tensor
+    cores; layer norms and reductions stay in fp32) and fp32 elsewhere; "fp32", "fp16" and
+    "bf16" force one. `benchmarks/results/precision.md` measures what it changes."""
+    if precision not in PRECISIONS:
+        raise IsonbError(f"unknown precision {precision!r}; Fix: choose one of "
+                         f"{', '.join(PRECISIONS)}")
+    if precision == "auto":
+        precision = "fp16" if dev.type == "cuda" else "fp32"
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(dev.type, dtype=dtype)
 
 
 def device() -> torch.device:
@@ -73,7 +120,8 @@ def sha256(path: Path) -> str:
 
 def save_model(model: torch.nn.Module, folder: str | Path, method: str, card: dict,
                overwrite: bool = False) -> Path:
-    """Write weights.safetensors and model.json ({method, config: asdict(model.cfg), ...card})."""
+    """Write weights.safetensors and model.json ({schema, isonb version, method, config:
+    asdict(model.cfg), ...card, sha256})."""
     folder = Path(folder)
     path = folder / WEIGHTS
     if path.exists() and not overwrite:
@@ -81,8 +129,10 @@ def save_model(model: torch.nn.Module, folder: str | Path, method: str, card: di
     folder.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(tensors, str(path))
-    full = {"method": method, "config": asdict(model.cfg), **card, "weights": WEIGHTS,
-            "sha256": sha256(path)}
+    from . import __version__
+
+    full = {"schema": CARD_SCHEMA, "isonb": __version__, "method": method,
+            "config": asdict(model.cfg), **card, "weights": WEIGHTS, "sha256": sha256(path)}
     (folder / CARD).write_text(json.dumps(full, indent=2))
     return folder
 

@@ -1,4 +1,15 @@
-"""`python -m isonb <verb>`: the same steps as the notebooks, for scripts, clusters and tests."""
+"""`python -m isonb <verb>`: the same steps as the notebooks, for scripts, clusters and tests.
+
+  python -m isonb demo                                  # the main job on the embedded default
+  python -m isonb prepare my_stack.tif --out my_set     # training patches, shown in notebook 01
+  python -m isonb restore my_stack.tif restored.tif     # the shipped model
+  python -m isonb train my_stack.tif --out my_model --quick
+  python -m isonb restore my_stack.tif restored.tif --weights my_model
+  python -m isonb evaluate restored.tif [gt.tif]
+
+Bad input stops with one line that names the file and the fix (exit status 2); anything
+else is a bug in isonb and shows its traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +20,19 @@ import time
 from dataclasses import fields
 from pathlib import Path
 
-import numpy as np
-
-from . import metrics
+from .choices import (
+    DEGRADATIONS,
+    DEVICES,
+    DIFFUSION,
+    METHODS,
+    NETWORKS,
+    PRECISIONS,
+    PSF_MODELS,
+    STRUCTURES,
+)
 from .errors import IsonbError
-from .io import Stack, read_channels, read_image, read_stack, write_stack, write_stack_planes
+
+# Imports of numpy, torch and isonb's stages happen inside the verbs: `--help` stays fast.
 
 
 def _add_stack_options(p: argparse.ArgumentParser) -> None:
@@ -37,8 +56,10 @@ def _channel(value: str) -> int | str:
                                          "'all'") from None
 
 
-def _read(a: argparse.Namespace, path: str) -> Stack:
+def _read(a: argparse.Namespace, path: str):
     """The stack at `path` with the stack options given on the command line."""
+    from .io import read_stack
+
     if a.channel == "all":
         raise IsonbError(f"{path}: --channel all is for restore. Fix: train on one channel "
                          "(--channel K); a model trained on one restores the others")
@@ -66,7 +87,8 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     return 0
 
 
-def _load_psf(a: argparse.Namespace, dx: float) -> np.ndarray | None:
+def _load_psf(a: argparse.Namespace, dx: float):
+    from .io import read_image
     from .psf import gaussian_psf
 
     if a.psf:
@@ -76,7 +98,7 @@ def _load_psf(a: argparse.Namespace, dx: float) -> np.ndarray | None:
     return None
 
 
-def _check_outputs(a: argparse.Namespace, *paths: str | None) -> None:
+def _check_outputs(a: argparse.Namespace, *paths: str | Path | None) -> None:
     for p in paths:
         if p and Path(p).exists() and not a.overwrite:
             raise IsonbError(f"{p}: exists already. Fix: choose another name or pass --overwrite")
@@ -95,17 +117,32 @@ def _load_model(a: argparse.Namespace):
     return load_network(shipped_weights(), "ldm", a.device)
 
 
+# restore's options that only some methods use: (options, methods that take them)
+_RESTORE_SCOPES = (
+    (("weights", "device", "precision", "tile", "batch", "axial_slices"), NETWORKS),
+    (("samples", "steps", "seed", "diffusion", "uncertainty", "no_refocus"), ("ldm",)),
+    (("psf", "psf_fwhm", "iterations"), ("rl",)),
+)
+
+
+def _refuse_inapplicable(a: argparse.Namespace) -> None:
+    """An option given a value that the chosen method does not use is an error, not ignored."""
+    defaults = build_parser().parse_args(["restore", a.input, a.output])
+    for options, methods in _RESTORE_SCOPES:
+        for name in options:
+            if a.method not in methods and getattr(a, name) != getattr(defaults, name):
+                flag = "--" + name.replace("_", "-")
+                raise IsonbError(f"{flag} does not apply to --method {a.method} (only to "
+                                 f"{', '.join(methods)}). Fix: drop {flag}")
+
+
 def cmd_restore(a: argparse.Namespace) -> int:
-    from .restore import NETWORKS, restore_axial_images
+    from .io import read_image, write_stack
+    from .restore import restore_axial_images
 
     _check_outputs(a, a.output, a.uncertainty)
-    if a.uncertainty and a.method != "ldm":
-        raise IsonbError("--uncertainty needs --method ldm (only the diffusion model samples)")
     if a.uncertainty and a.diffusion == "off":
         raise IsonbError("--uncertainty needs the diffusion's samples. Fix: drop --diffusion off")
-    if a.axial_slices and a.method not in NETWORKS:
-        raise IsonbError(f"--axial-slices needs a trained network. Fix: add --method "
-                         f"{' or '.join(NETWORKS)}")
     t = time.perf_counter()
     if a.axial_slices:
         images = read_image(a.input)
@@ -129,7 +166,9 @@ def _restore_stack(a: argparse.Namespace) -> tuple[int, ...]:
     scratch files, then write the output, and the spread, plane by plane."""
     import tempfile
 
-    from .restore import NETWORKS
+    import numpy as np
+
+    from .io import read_channels, write_stack_planes
     from .volume import isotropic_depth
 
     if a.channel == "all":
@@ -163,7 +202,7 @@ def _restore_stack(a: argparse.Namespace) -> tuple[int, ...]:
     return shape
 
 
-def _slabs(a: argparse.Namespace, stack: Stack, model):
+def _slabs(a: argparse.Namespace, stack, model):
     """(planes, spread planes or None) of the restored stack, in order of z."""
     from .restore import restore, restore_network_slabs
 
@@ -174,12 +213,15 @@ def _slabs(a: argparse.Namespace, stack: Stack, model):
     for _, planes, spread in restore_network_slabs(
             stack.data, stack.voxel_size, model, samples=a.samples, steps=a.steps,
             seed=a.seed, batch=a.batch, tile=a.tile, refocus=not a.no_refocus,
-            uncertainty=bool(a.uncertainty), diffusion=a.diffusion, scratch=a.scratch):
+            uncertainty=bool(a.uncertainty), diffusion=a.diffusion, scratch=a.scratch,
+            precision=a.precision):
         yield planes, spread
 
 
 def _planes(files: list[Path], depth: int, size: tuple[int, int]):
     """Planes z by z, and at each z channel by channel, read from per-channel raw files."""
+    import numpy as np
+
     handles = [open(f, "rb") for f in files]
     try:
         for _ in range(depth):
@@ -190,7 +232,7 @@ def _planes(files: list[Path], depth: int, size: tuple[int, int]):
             h.close()
 
 
-def _warn_outside_shipped_range(stack: Stack) -> None:
+def _warn_outside_shipped_range(stack) -> None:
     """A line when the stack's sampling lies outside what the shipped model was trained on."""
     from .checkpoint import read_card, shipped_weights
 
@@ -209,50 +251,86 @@ def _warn_outside_shipped_range(stack: Stack) -> None:
               f"train {stack.path} --out my_model --quick)")
 
 
+def cmd_prepare(a: argparse.Namespace) -> int:
+    from . import patches, quick_mode
+    from .train import TrainConfig
+
+    cfg = TrainConfig.quick() if a.quick or quick_mode() else TrainConfig()
+    stacks = [_read(a, p) for p in a.stacks]
+    data = patches.prepare(stacks, a.patch or cfg.patch, a.patches or cfg.n_patches,
+                           cfg.seed if a.seed is None else a.seed)
+    folder = patches.save(data, a.out, overwrite=a.overwrite)
+    print(f"{len(data.xy)} xy and {len(data.axial)} axial patches of {data.meta['patch']} px "
+          f"from {len(stacks)} stack(s), with their degradation estimates -> {folder}")
+    return 0
+
+
 def cmd_train(a: argparse.Namespace) -> int:
-    from . import quick_mode
+    from . import patches, quick_mode
     from .baselines import train_reference
     from .train import TrainConfig, train
 
-    stacks = [_read(a, p) for p in a.stacks]
-    quick = a.quick or quick_mode()
-    kw = {k: v for k, v in dict(seed=a.seed, patch=a.patch, minutes=a.minutes).items()
-          if v is not None}
     if a.psf_fwhm and a.method != "care":
         raise IsonbError("--psf-fwhm is for CARE's known-PSF variant. Fix: add --method care")
     if a.degradation and a.method != "ldm":
         raise IsonbError("--degradation is an option of the LDM. Fix: drop it, or use "
                          "--method ldm")
+    quick = a.quick or quick_mode()
+    kw = {k: v for k, v in dict(seed=a.seed, patch=a.patch, minutes=a.minutes).items()
+          if v is not None}
+    prepared = next((p for p in a.stacks if patches.is_prepared(p)), None)
+    if prepared:
+        _check_prepared(a, prepared)
+        data = patches.load(prepared)
+    else:
+        data = [_read(a, p) for p in a.stacks]
     if a.method == "ldm":
         if a.degradation:
             kw["degradation"] = a.degradation
-        train(stacks, a.out, TrainConfig.quick(**kw) if quick else TrainConfig(**kw),
+        train(data, a.out, TrainConfig.quick(**kw) if quick else TrainConfig(**kw),
               overwrite=a.overwrite)
     else:
-        train_reference(a.method, stacks, a.out, **kw, mode="quick" if quick else "full",
+        train_reference(a.method, data, a.out, **kw, mode="quick" if quick else "full",
                         true_fwhm=a.psf_fwhm, overwrite=a.overwrite)
     print(f"weights -> {a.out}")
     return 0
 
 
+def _check_prepared(a: argparse.Namespace, folder: str) -> None:
+    """A prepared set is trained on alone, with its own patches and seed, by the LDM."""
+    if len(a.stacks) > 1:
+        raise IsonbError(f"{folder}: a prepared set is trained on alone. Fix: prepare every "
+                         "stack into one set (python -m isonb prepare A.tif B.tif --out SET)")
+    if a.patch is not None or a.seed is not None:
+        raise IsonbError(f"{folder}: a prepared set brings its own patch size and seed. Fix: "
+                         "prepare it again with --patch / --seed")
+    if a.method != "ldm":
+        raise IsonbError(f"{folder}: --method {a.method} trains from stacks, with its own "
+                         "patches. Fix: pass the stacks instead")
+
+
 def cmd_evaluate(a: argparse.Namespace) -> int:
+    from . import metrics
+    from .io import read_stack
+
     pred = read_stack(a.prediction).data
     if a.ground_truth:
         scores = metrics.evaluate(pred, read_stack(a.ground_truth).data)
     else:
-        scores = {"fwhm_ratio": metrics.fwhm_ratio(pred),
-                  "spectral_ratio": metrics.spectral_ratio(pred)}
+        scores = metrics.no_reference(pred)
     if a.json:
         print(json.dumps(scores, indent=2))
     else:
         for k, v in scores.items():
-            print(f"{k:>15s}  {v:.4f}")
+            print(f"{k:>17s}  {v:.4f}")
     return 0
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
+    from . import metrics
     from .checkpoint import CARD, shipped_weights
     from .data import default_dataset
+    from .io import read_image, read_stack, write_stack
     from .restore import load_network, restore, restore_network
     from .viewer import save_comparison
 
@@ -263,7 +341,7 @@ def cmd_demo(a: argparse.Namespace) -> int:
     out = Path(a.out)
     _check_outputs(a, *(out / f"restored_{m}.tif" for m in ("cubic", "rl", "ldm")))
     iso = (obs.voxel_size[2],) * 3
-    results: dict[str, np.ndarray] = {}
+    results = {}
     rows = []
     methods = ["cubic", "rl"] + (["ldm"] if (shipped_weights() / CARD).exists() else [])
     for method in methods:
@@ -276,7 +354,8 @@ def cmd_demo(a: argparse.Namespace) -> int:
             results[method] = restore(obs.data, obs.voxel_size, method, psf=psf)
         seconds = time.perf_counter() - t
         write_stack(out / f"restored_{method}.tif", results[method], iso, overwrite=True)
-        rows.append({"method": method, "seconds": seconds, **metrics.evaluate(results[method], gt)})
+        rows.append({"method": method, **metrics.evaluate(results[method], gt),
+                     "seconds": seconds})
     print("rl = Richardson-Lucy with the simulation's true PSF, 20 iterations; "
           "ldm = isonb with the shipped weights" if "ldm" in methods else
           "rl = Richardson-Lucy with the true PSF; no shipped weights in weights/, so no ldm row")
@@ -285,53 +364,88 @@ def cmd_demo(a: argparse.Namespace) -> int:
         shown["uncertainty (ldm)"] = spread
     picture = save_comparison(shown, out / "comparison.png")
     (out / "metrics.json").write_text(json.dumps(rows, indent=2))
-    print(f"{'method':>8s} {'SSIM':>7s} {'PSNR':>7s} {'MSE':>9s} {'CoC':>7s} {'xy-SSIM':>8s} "
-          f"{'time (s)':>9s}")
-    for r in rows:
-        print(f"{r['method']:>8s} {r['ssim']:7.4f} {r['psnr']:7.2f} {r['mse']:9.6f} "
-              f"{r['coc']:7.4f} {r['ssim_xy']:8.4f} {r['seconds']:9.1f}")
+    print(metrics.markdown_table(rows, ("ssim", "psnr", "mse", "coc", "ssim_xy", "seconds")))
     print(f"restored stacks, metrics.json and {picture.name} in {out}")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .checkpoint import DEVICES
-    from .restore import DIFFUSION_HALO, HALO, METHODS, NETWORKS
-    from .simulate import PSF_MODELS, STRUCTURES
-    from .train import DEGRADATIONS
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after each option's help (those that say something); descriptions and
+    examples kept as written."""
 
-    parser = argparse.ArgumentParser(prog="isonb", description=__doc__)
-    sub = parser.add_subparsers(dest="verb", required=True)
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+            text += " (default: %(default)s)"
+        return text
 
-    p = sub.add_parser("simulate", help="simulate a liver-like stack with ground truth")
+
+def _verb(sub, name: str, summary: str, examples: str, func) -> argparse.ArgumentParser:
+    p = sub.add_parser(name, help=summary, description=summary, formatter_class=_Formatter,
+                       epilog="examples:\n" + examples)
+    p.set_defaults(func=func)
+    return p
+
+
+def _simulate_parser(sub) -> None:
+    p = _verb(sub, "simulate", "simulate a liver-like stack with ground truth",
+              "  python -m isonb simulate sim/ --case mixed-gauss9-z2-snr8\n"
+              "  python -m isonb simulate sim/ --structure nuclei --psf widefield --z-step 3",
+              cmd_simulate)
     p.add_argument("outdir", help="folder for observed.tif, gt.tif, psf.tif, meta.json")
     p.add_argument("--case", help="a named case of the public benchmark (overrides the rest)")
-    p.add_argument("--structure", choices=STRUCTURES)
-    p.add_argument("--psf", choices=PSF_MODELS)
+    p.add_argument("--structure", choices=STRUCTURES, help="what the tissue holds")
+    p.add_argument("--psf", choices=PSF_MODELS, help="the microscope's PSF model")
     p.add_argument("--na", type=float, help="numerical aperture")
     p.add_argument("--n-immersion", type=float, help="refractive index of the immersion")
-    p.add_argument("--wavelength-ex", type=float, help="µm")
-    p.add_argument("--wavelength-em", type=float, help="µm")
+    p.add_argument("--wavelength-ex", type=float, help="excitation wavelength, µm")
+    p.add_argument("--wavelength-em", type=float, help="emission wavelength, µm")
     p.add_argument("--fwhm-lateral", type=float, help="µm, gaussian PSF")
     p.add_argument("--fwhm-axial", type=float, help="µm, gaussian PSF")
     p.add_argument("--z-step", type=int, help="observed plane every N grid planes")
-    p.add_argument("--snr", type=float)
-    p.add_argument("--seed", type=int)
+    p.add_argument("--snr", type=float, help="mean foreground signal / noise std")
+    p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--shape", type=int, nargs=3, metavar=("Z", "Y", "X"),
                    help="ground-truth grid size")
     p.add_argument("--voxel-xy", type=float, help="lateral pixel size in µm")
     p.add_argument("--overwrite", action="store_true", help="replace existing files")
-    p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("train", help="train a network on stacks (unpaired, no ground truth)")
-    p.add_argument("stacks", nargs="+", help="the .tif stacks to learn from")
+
+def _prepare_parser(sub) -> None:
+    p = _verb(sub, "prepare", "draw the training patches of stacks, with each stack's "
+                              "degradation estimate, into a folder that train reads",
+              "  python -m isonb prepare a.tif b.tif --out my_set --quick\n"
+              "  python -m isonb train my_set --out my_model --quick", cmd_prepare)
+    p.add_argument("stacks", nargs="+", help="the stacks to learn from")
+    p.add_argument("--out", required=True, help="folder for patches.npz and patches.json")
+    _add_stack_options(p)
+    p.add_argument("--patch", type=int, help="patch side in px (default 64)")
+    p.add_argument("--patches", type=int,
+                   help="xy patches to draw, and as many axial ones (default 3000, 800 with "
+                        "--quick, as train uses)")
+    p.add_argument("--quick", action="store_true", help="the pool size of train --quick")
+    p.add_argument("--seed", type=int, help="random seed of the draws (default 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace a prepared set in --out")
+
+
+def _train_parser(sub) -> None:
+    p = _verb(sub, "train", "train a network on stacks (unpaired, no ground truth)",
+              "  python -m isonb train my_stack.tif --out my_model --quick\n"
+              "  python -m isonb train a.tif b.tif --out my_model --minutes 60\n"
+              "  python -m isonb train my_stack.tif --method care --out care_model\n"
+              "  python -m isonb train my_set --out my_model   # a folder from prepare",
+              cmd_train)
+    p.add_argument("stacks", nargs="+", help="the stacks to learn from (.tif, or .czi, .lif, "
+                                             ".nd2, .zarr with the formats extra), or one "
+                                             "folder written by prepare")
+    p.add_argument("--out", required=True, help="folder for weights, card and checkpoints")
     p.add_argument("--method", default="ldm", choices=NETWORKS,
                    help="ldm (isonb), or the reference methods care (CARE-iso), selfnet")
     p.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
                    help="CARE only: use this PSF (µm) instead of the estimated degradation")
-    p.add_argument("--out", required=True, help="folder for weights, card and checkpoints")
     _add_stack_options(p)
-    p.add_argument("--minutes", type=float, help="time budget, shared between the stages")
+    p.add_argument("--minutes", type=float, help="time budget, shared between the stages "
+                                                 "(default: none, every step runs)")
     p.add_argument("--quick", action="store_true", help="few steps (also: ISONB_QUICK=1)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--patch", type=int, help="training patch side in px (default 64)")
@@ -340,22 +454,34 @@ def build_parser() -> argparse.ArgumentParser:
                         "estimated PSF, sampling and noise) or learned (that, then a CycleGAN "
                         "generator trained to make it look like the real xz/yz planes)")
     p.add_argument("--overwrite", action="store_true", help="replace weights in --out")
-    p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("restore", help="restore a stack onto the isotropic grid")
-    p.add_argument("input")
-    p.add_argument("output")
+
+def _restore_parser(sub) -> argparse.ArgumentParser:
+    p = _verb(sub, "restore", "restore a stack onto the isotropic grid",
+              "  python -m isonb restore my_stack.tif restored.tif\n"
+              "  python -m isonb restore my_stack.tif restored.tif --weights my_model "
+              "--uncertainty spread.tif\n"
+              "  python -m isonb restore my_stack.czi restored.zarr --channel all\n"
+              "  python -m isonb restore sim/observed.tif rl.tif --method rl --psf sim/psf.tif",
+              cmd_restore)
+    p.add_argument("input", help="the anisotropic stack (.tif, or .czi, .lif, .nd2, .zarr "
+                                 "with the formats extra)")
+    p.add_argument("output", help="the restored stack: .tif (ImageJ, voxel size kept) or "
+                                  ".zarr (OME-Zarr)")
     p.add_argument("--method", default="ldm", choices=METHODS,
-                   help="ldm (default: isonb, with the shipped weights unless --weights), "
-                        "cubic or linear interpolation, rl (Richardson-Lucy), care, selfnet")
+                   help="ldm (isonb, with the shipped weights unless --weights), cubic or "
+                        "linear interpolation, rl (Richardson-Lucy), care, selfnet")
     _add_stack_options(p)
-    p.add_argument("--weights", help="trained model folder (ldm default: the shipped model)")
+    p.add_argument("--weights", help="trained model folder (ldm: the shipped model if none)")
     p.add_argument("--device", default="auto", choices=DEVICES,
                    help="where networks run (auto: a CUDA or Apple GPU when present)")
+    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+                   help="networks' arithmetic (auto: fp16 mixed precision on a CUDA GPU, "
+                        "fp32 elsewhere)")
     p.add_argument("--tile", type=int, default=1024,
                    help="networks restore slices in tiles of this many px, each read with "
-                        f"{HALO} px of context ({DIFFUSION_HALO} when the diffusion samples), so "
-                        "tiles give the whole slice's result; lower it if memory runs out")
+                        "enough context (their receptive field) that tiles give the whole "
+                        "slice's result; lower it if memory runs out")
     p.add_argument("--batch", type=int,
                    help="slices per forward pass (default: as many as the device's memory "
                         "allows, at most 8 on a CPU)")
@@ -364,43 +490,64 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=int, default=2, help="LDM samples averaged (K)")
     p.add_argument("--steps", type=int, default=4, help="DDIM steps")
     p.add_argument("--seed", type=int, default=0, help="seed of the LDM's latent noise")
-    p.add_argument("--diffusion", default="auto", choices=("auto", "on", "off"),
+    p.add_argument("--diffusion", default="auto", choices=DIFFUSION,
                    help="LDM: sample the latent diffusion (on), use the regression estimate "
                         "alone (off), or skip sampling when its correction, measured on a "
                         "few slices, is below 0.1%% of the range and no --uncertainty is "
                         "asked for (auto)")
-    p.add_argument("--uncertainty", help="also write the LDM's per-voxel spread here")
+    p.add_argument("--uncertainty", help="LDM: also write its per-voxel spread here")
     p.add_argument("--no-refocus", action="store_true",
                    help="LDM: skip the last step that gives each lateral frequency band its "
                         "in-focus weight (matters for widefield stacks; 2D slices never get it)")
     p.add_argument("--axial-slices", action="store_true",
-                   help="the input is a 2D axial image (z, x) or a stack of them, on the "
-                        "isotropic grid already")
-    p.add_argument("--psf", help="PSF .tif sampled at dx in z, y and x (for rl)")
+                   help="networks: the input is a 2D axial image (z, x) or a stack of them, "
+                        "on the isotropic grid already")
+    p.add_argument("--psf", help="rl: PSF .tif sampled at dx in z, y and x")
     p.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
-                   help="Gaussian PSF FWHMs in µm (for rl)")
-    p.add_argument("--iterations", type=int, default=20, help="Richardson-Lucy iterations")
+                   help="rl: Gaussian PSF FWHMs in µm")
+    p.add_argument("--iterations", type=int, default=20, help="rl: Richardson-Lucy iterations")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.set_defaults(func=cmd_restore)
+    return p
 
-    p = sub.add_parser("evaluate", help="score a restoration (BENCHMARK.md metrics)")
-    p.add_argument("prediction")
+
+def _evaluate_parser(sub) -> None:
+    p = _verb(sub, "evaluate", "score a restoration: BENCHMARK.md metrics against ground "
+                               "truth, or the no-reference isotropy figures without it",
+              "  python -m isonb evaluate restored.tif sim/gt.tif --json\n"
+              "  python -m isonb evaluate restored.tif", cmd_evaluate)
+    p.add_argument("prediction", help="a restored stack on the isotropic grid")
     p.add_argument("ground_truth", nargs="?",
-                   help="without it, only the no-reference isotropy measures")
+                   help="its ground truth; without it, only the no-reference figures")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("demo", help="the main job on the embedded default dataset")
+
+def _demo_parser(sub) -> None:
+    p = _verb(sub, "demo", "the main job on the embedded default dataset: restore its held-out "
+                           "stack with cubic, Richardson-Lucy and the shipped LDM, and score them",
+              "  python -m isonb demo --out isonb-output", cmd_demo)
     p.add_argument("--out", default="isonb-output", help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace earlier outputs")
-    p.set_defaults(func=cmd_demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="isonb", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    _simulate_parser(sub)
+    _prepare_parser(sub)
+    _train_parser(sub)
+    _restore_parser(sub)
+    _evaluate_parser(sub)
+    _demo_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.verb == "restore":
+            _refuse_inapplicable(args)
         return args.func(args)
-    except (IsonbError, ValueError) as err:  # bad input: one line, no traceback
+    except IsonbError as err:  # bad input: one line, no traceback; anything else is a bug
         print(f"isonb {args.verb}: error: {err}", file=sys.stderr)
         return 2

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import fail
 from .simulate import SimulationConfig, save_case, simulate
 
 VERSION = "v1"
@@ -92,21 +91,3 @@ def generalist_configs(n: int, seed: int = 5000,
             fwhm_axial=float(lateral * rng.uniform(3.0, 9.0)), z_step=int(rng.integers(1, 5)),
             snr=float(rng.uniform(5.0, 20.0)), seed=seed + i))
     return configs
-
-
-def save_training_set(path: str | Path, xy: np.ndarray, axial: np.ndarray, meta: dict,
-                      overwrite: bool = False) -> Path:
-    """Write xy and axial patches with their provenance to one .npz file (uncompressed:
-    noisy float patches barely compress, and compressing them is slow)."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise fail(path, "exists already", "choose another name or pass overwrite=True")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, xy=xy, axial=axial, meta=json.dumps(meta))
-    return path
-
-
-def load_training_set(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(xy patches, axial patches, meta) from `save_training_set`."""
-    with np.load(path) as f:
-        return f["xy"], f["axial"], json.loads(str(f["meta"]))

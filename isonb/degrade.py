@@ -22,7 +22,6 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import isotonic_regression
 
 from .psf import FWHM_PER_SIGMA
-from .volume import augment
 
 
 @dataclass
@@ -86,10 +85,16 @@ def estimate_axial_sigma(observed: np.ndarray, dz: float, dx: float,
     at the frequencies z can represent, after removing the white-noise floor; log ratio
     = c - 4 pi^2 f^2 s^2 is fitted by least squares where both spectra are well above noise.
     """
-    noise_var = estimate_noise_std(observed) ** 2 if noise_std is None else noise_std**2
-    fz, pz = power_spectrum(observed, 0, dz)
-    fx, px = power_spectrum(observed, 2, dx)
-    fy, py = power_spectrum(observed, 1, dx)
+    return float(np.sqrt(max(axial_variance(observed, dz, dx, noise_std), 0.0)))
+
+
+def axial_variance(vol: np.ndarray, dz: float, dx: float, noise_std: float | None = None
+                   ) -> float:
+    """s^2 (µm^2) of `estimate_axial_sigma`, signed: negative when z is sharper than x and y."""
+    noise_var = estimate_noise_std(vol) ** 2 if noise_std is None else noise_std**2
+    fz, pz = power_spectrum(vol, 0, dz)
+    fx, px = power_spectrum(vol, 2, dx)
+    fy, py = power_spectrum(vol, 1, dx)
     p_lat = np.interp(fz, fx, 0.5 * (px + np.interp(fx, fy, py)))
     sz, sx = pz - noise_var, p_lat - noise_var
     ok = (fz > 0) & (sz > 0.5 * noise_var) & (sx > 2.0 * noise_var)
@@ -97,20 +102,26 @@ def estimate_axial_sigma(observed: np.ndarray, dz: float, dx: float,
         ok = (fz > 0) & (sz > 0) & (sx > 0)
     if ok.sum() < 1:
         return 0.0
-    return _fit_gaussian_ratio(fz[ok], sz[ok], sx[ok], noise_var)
+    return _fit_gaussian_variance(fz[ok], sz[ok], sx[ok], noise_var)
 
 
 def _fit_gaussian_ratio(f: np.ndarray, sz: np.ndarray, sx: np.ndarray, noise: float) -> float:
     """s (µm) in log(sz / sx) = c - 4 pi^2 f^2 s^2, weighted by the axial signal over noise."""
+    return float(np.sqrt(max(_fit_gaussian_variance(f, sz, sx, noise), 0.0)))
+
+
+def _fit_gaussian_variance(f: np.ndarray, sz: np.ndarray, sx: np.ndarray, noise: float
+                           ) -> float:
+    """s^2 of `_fit_gaussian_ratio`, signed (negative: sz falls slower than sx)."""
     f2 = (2 * np.pi * f) ** 2
     log_ratio = np.log(sz / sx)
-    weight = np.sqrt(sz / noise)  # trust frequencies with more signal
+    weight = np.sqrt(sz / max(noise, 1e-30))  # trust frequencies with more signal
     if len(f) < 3:
-        s2 = -np.sum(weight * f2 * log_ratio) / np.sum(weight * f2**2)
-    else:  # free intercept: the spectra's scales differ (sampling dz vs dx, brightness)
-        design = np.stack([np.ones_like(f2), -f2], 1) * np.sqrt(weight)[:, None]
-        (_, s2), *_ = np.linalg.lstsq(design, log_ratio * np.sqrt(weight), rcond=None)
-    return float(np.sqrt(max(s2, 0.0)))
+        return float(-np.sum(weight * f2 * log_ratio) / np.sum(weight * f2**2))
+    # free intercept: the spectra's scales differ (sampling dz vs dx, brightness)
+    design = np.stack([np.ones_like(f2), -f2], 1) * np.sqrt(weight)[:, None]
+    (_, s2), *_ = np.linalg.lstsq(design, log_ratio * np.sqrt(weight), rcond=None)
+    return float(s2)
 
 
 def plane_spectrum(planes: np.ndarray, spacing: tuple[float, float]
@@ -283,48 +294,3 @@ def synthesize_axial(lateral: np.ndarray, deg: Degradation, rng: np.random.Gener
     if noise > 0:
         img = img + rng.normal(0.0, noise, img.shape).astype(np.float32)
     return img
-
-
-class PairSampler:
-    """Self-supervised training pairs (synthetic axial patch, xy patch) from real xy patches.
-
-    Each draw takes random xy patches, applies one of the 8 symmetries of the square (the
-    lateral plane is isotropic), and degrades a copy with its own stack's `Degradation`,
-    then with `transform` if one is set (the learned degradation, on (n, p, p) batches).
-    """
-
-    def __init__(self, patches: np.ndarray, degradations: list[Degradation],
-                 source: np.ndarray, rng: np.random.Generator,
-                 transform: Callable[[np.ndarray], np.ndarray] | None = None):
-        self.patches = patches  # (n, p, p) xy patches, normalised
-        self.degradations = degradations  # one per stack
-        self.source = source  # (n,) stack index of each patch
-        self.rng = rng
-        self.transform = transform
-
-    def split(self, every: int) -> tuple[PairSampler, PairSampler]:
-        """(every `every`-th patch, the others): held-out and training samplers."""
-        held = np.arange(len(self.patches)) % every == 0
-        return tuple(PairSampler(self.patches[m], self.degradations, self.source[m], self.rng,
-                                 self.transform) for m in (held, ~held))
-
-    def draw(self, batch: int, recorrupt: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-        """(inputs, targets), each (batch, 1, p, p) float32.
-
-        With `recorrupt` = a > 0, the pair is recorrupted (R2R, Pang et al. 2021): with
-        z ~ N(0, noise_std^2), the input is degraded from y + a z and the target is
-        y - z / a. Their noises are uncorrelated, so a network trained with a mean loss learns
-        the noise-free image rather than the noisy xy plane.
-        """
-        idx = self.rng.integers(0, len(self.patches), batch)
-        clean = np.stack([augment(self.patches[i], self.rng, lateral=True) for i in idx])
-        sources, targets = clean, clean
-        if recorrupt > 0:
-            std = np.array([self.degradations[self.source[i]].noise_std for i in idx])
-            z = self.rng.normal(0.0, 1.0, clean.shape) * std[:, None, None]
-            sources, targets = clean + recorrupt * z, clean - z / recorrupt
-        inputs = np.stack([synthesize_axial(s, self.degradations[self.source[i]], self.rng)
-                           for s, i in zip(sources, idx)])
-        if self.transform is not None:
-            inputs = self.transform(inputs)
-        return inputs[:, None].astype(np.float32), targets[:, None].astype(np.float32)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .checkpoint import load_model, save_model
+from .checkpoint import from_dict, load_model, save_model
 from .diffusion import ddim_sample
 from .errors import IsonbError
 from .models.autoencoder import Autoencoder, AutoencoderConfig
@@ -37,14 +37,6 @@ class LDMConfig:
     regressor: UNetConfig = field(default_factory=lambda: UNetConfig(1, 1, 16, (1, 2, 4)))
     denoiser: UNetConfig = field(
         default_factory=lambda: UNetConfig(3 * 16, 16, 48, (1, 2), time=True))
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LDMConfig:
-        def unet(u: dict) -> UNetConfig:
-            return UNetConfig(**{**u, "mults": tuple(u["mults"])})
-
-        return cls(AutoencoderConfig(**d["autoencoder"]), unet(d["regressor"]),
-                   unet(d["denoiser"]))
 
 
 class LDM(torch.nn.Module):
@@ -117,4 +109,4 @@ def save(model: LDM, folder: str | Path, card: dict, overwrite: bool = False) ->
 
 def load(folder: str | Path, dev: str | torch.device = "cpu") -> tuple[LDM, dict]:
     """Rebuild the LDM from its card and load its weights strictly."""
-    return load_model(folder, "ldm", lambda c: LDM(LDMConfig.from_dict(c)), dev)
+    return load_model(folder, "ldm", lambda c: LDM(from_dict(LDMConfig, c)), dev)

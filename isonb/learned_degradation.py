@@ -29,10 +29,6 @@ class DegraderConfig:
     cycle: float = 10.0  # weight of the cycle losses against the adversarial ones
     lr: float = 1e-3  # betas (0.5, 0.999) as CycleGAN; 5x its 2e-4, as budgets here are short
 
-    @classmethod
-    def from_dict(cls, d: dict) -> DegraderConfig:
-        return cls(**{**d, "net": GANConfig(**d["net"])})
-
 
 class CycleGAN(nn.Module):
     """a: synthetic axial patches (the PSF model's), b: real axial patches."""

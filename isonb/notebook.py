@@ -12,17 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from .io import Stack, find_stacks, read_stack, write_stack
-from .volume import (
-    grid_patches,
-    normalize,
-    percentile_range,
-    reslice_isotropic,
-    xz_planes,
-    yz_planes,
-)
+from .patches import TrainingData
 
 DRIVE_ROOT = Path("/content/drive")
 
@@ -91,22 +82,18 @@ def read_stacks(manifest: dict, key: str = "stacks") -> list[Stack]:
                        require_voxel_size=True) for p in manifest[key]]
 
 
-def training_patches(stacks: list[Stack], patch: int = 128, step: int = 64,
-                     xy_interval: int = 4, axial_interval: int = 12
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """(xy patches, axial patches) as the Self-Net data preparation cuts them: windows of
-    `patch` px every `step` px that hold structure, from every `xy_interval`-th xy plane
-    and every `axial_interval`-th xz and yz plane of the isotropic grid. Axial patches are
-    at most as tall as the stack is deep."""
-    xy, axial = [], []
-    for s in stacks:
-        x = normalize(s.data, *percentile_range(s.data))
-        xy.append(grid_patches(x[::xy_interval], patch, step))
-        iso = reslice_isotropic(x, s.voxel_size[0], s.voxel_size[2])
-        size = min(patch, iso.shape[0] // 8 * 8)
-        for planes in (xz_planes(iso), yz_planes(iso)):  # differ in width unless square
-            axial.append(grid_patches(planes[::axial_interval], size, step))
-    return np.concatenate(xy), np.concatenate(axial)
+def training_set(work: Path, stacks: list[Stack], cfg) -> TrainingData:
+    """01's training set (work/patches), or, when 01 did not run here, the set it would have
+    drawn for `cfg` (a `TrainConfig`: its patch size, pool size and seed), saved there."""
+    from . import patches
+
+    folder = work / "patches"
+    if patches.is_prepared(folder):
+        return patches.load(folder)
+    print("no training set from 01_prepare_data in this working folder: drawing it now")
+    data = patches.prepare(stacks, cfg.patch, cfg.n_patches, cfg.seed)
+    patches.save(data, folder)
+    return data
 
 
 def trained_models(work: Path) -> dict[str, str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import j0
 
+from .errors import IsonbError
+
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
 
 
@@ -46,7 +48,7 @@ def debye_intensity(z: np.ndarray, r: np.ndarray, na: float, n_immersion: float,
     The aplanatic high-aperture form of the Born-Wolf integral; k = 2π n / λ.
     """
     if not 0 < na < n_immersion:
-        raise ValueError(f"need 0 < NA < n (got NA={na}, n={n_immersion})")
+        raise IsonbError(f"need 0 < NA < n (got NA={na}, n={n_immersion})")
     k = 2 * np.pi * n_immersion / wavelength
     alpha = np.arcsin(na / n_immersion)
     theta = (np.arange(n_theta) + 0.5) * alpha / n_theta  # midpoint rule

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 from . import degrade
 from .baselines import interpolate, richardson_lucy
-from .checkpoint import resolve_device, to_numpy
+from .checkpoint import autocast, resolve_device, to_numpy
+from .choices import DIFFUSION, METHODS, NETWORKS
 from .errors import IsonbError
 from .io import VoxelSize
 from .ldm import LDM, pad_to
@@ -33,9 +34,6 @@ from .volume import (
     reslice_isotropic,
 )
 
-CLASSIC_METHODS = ("linear", "cubic", "rl")
-NETWORKS = ("ldm", "care", "selfnet")  # trained per stack (or shipped, for the LDM)
-METHODS = (*CLASSIC_METHODS, *NETWORKS)
 # Context (px) every tile is read with: past it, a pixel changes the networks' outputs by less
 # than 1e-4 of their range (tests/test_restore.py measures it for each network). The
 # diffusion's DDIM steps apply the latent UNet again and again, which widens its reach.
@@ -91,12 +89,14 @@ def load_network(folder: str | Path, method: str, dev: str | torch.device | None
 
 def batch_size(model: torch.nn.Module, window: tuple[int, int], batch: int | None) -> int:
     """Slices per forward pass: `batch`, or as many windows as fit the device's pixel budget
-    (2^20 px on a CPU, capped at 8; about 2^15 px per GiB of GPU memory, capped at 64)."""
+    (2^20 px on a CPU, capped at 8; on a GPU 8 KiB of its memory per px, capped at 64: a pass
+    of the shipped LDM peaks at 0.6-1 KiB per px, measured on a CPU with and without the
+    diffusion, which leaves room for the allocator's caching and for larger models)."""
     if batch is not None:
         return max(1, int(batch))
     dev = next(model.parameters()).device
     if dev.type == "cuda":
-        budget, cap = torch.cuda.get_device_properties(dev).total_memory // 2**15, 64
+        budget, cap = torch.cuda.get_device_properties(dev).total_memory // 2**13, 64
     else:
         budget, cap = 2**20, 8
     return int(np.clip(budget // (window[0] * window[1]), 1, cap))
@@ -106,7 +106,8 @@ def batch_size(model: torch.nn.Module, window: tuple[int, int], batch: int | Non
 def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
                    steps: int = 4, seed: int = 0, batch: int | None = None, tile: int = 1024,
                    halo: int | None = None, diffusion: bool = True, progress: bool = True,
-                   origin: int = 0, width: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   origin: int = 0, width: int | None = None, precision: str = "auto"
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Restore a stack of normalised axial images (n, z, w): (mean, std) over samples.
 
     For the LDM, `samples` DDIM samples of `steps` steps from position-tied noise (or, with
@@ -116,7 +117,7 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     network's grid, so tiles give the whole image's result (see `volume.halo_tiles`).
     When the images are a window of wider slices (a block of a chunked volume), `origin`
     (a multiple of the network's multiple) and `width` say where, so that the window gets
-    the whole slices' noise.
+    the whole slices' noise. `precision`: see `checkpoint.autocast` (fp16 on a CUDA GPU).
     """
     dev = next(model.parameters()).device
     n, h, w = images.shape
@@ -138,11 +139,12 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     for start in range(0, n, batch):
         for (wy, wx), core, (oy, ox) in tiles:
             x = padded[start:start + batch, :, wy, wx].to(dev)
-            if sampling:
-                eps = noise[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]
-                out = model.restore(x, eps, steps)
-            else:
-                out = (model.estimate(x) if is_ldm else model(x))[None]
+            with autocast(dev, precision):
+                if sampling:
+                    eps = noise[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]
+                    out = model.restore(x, eps, steps)
+                else:
+                    out = (model.estimate(x) if is_ldm else model(x))[None]
             out = to_numpy(out[:, :, 0][..., core[0], core[1]])  # (K, B, core h, core w)
             mean[start:start + batch, oy, ox] = out.mean(0)
             std[start:start + batch, oy, ox] = np.sqrt(out.var(0))
@@ -169,11 +171,11 @@ def restore_view(observed: np.ndarray, view: str, rows: slice, limits: tuple[flo
 
 def will_sample(model: torch.nn.Module, observed: np.ndarray, voxel_size: VoxelSize,
                 limits: tuple[float, float], diffusion: str, uncertainty: bool, samples: int,
-                steps: int, seed: int, tile: int) -> bool:
+                steps: int, seed: int, tile: int, precision: str = "auto") -> bool:
     """Whether the LDM's diffusion is sampled: `diffusion` "on" or "off", or "auto": unless
     an uncertainty is asked for, only when its correction, measured on 4 xz slices, is at
     least `DIFFUSION_NEGLIGIBLE` of the intensity range (said in one line)."""
-    if diffusion not in ("on", "off", "auto"):
+    if diffusion not in DIFFUSION:
         raise IsonbError(f"diffusion={diffusion!r}; Fix: choose on, off or auto")
     if not isinstance(model, LDM) or diffusion == "off" or samples < 1:
         return False
@@ -184,7 +186,7 @@ def will_sample(model: torch.nn.Module, observed: np.ndarray, voxel_size: VoxelS
     dz, _, dx = voxel_size
     images = reslice_isotropic(normalize(observed[:, probes, :], *limits), dz, dx, order=3)
     rms = diffusion_correction(model, images.transpose(1, 0, 2), samples=samples, steps=steps,
-                               seed=seed, tile=tile)
+                               seed=seed, tile=tile, precision=precision)
     sampling = rms >= DIFFUSION_NEGLIGIBLE
     print(f"diffusion: its correction is {100 * rms:.3f} % of the intensity range on "
           f"{len(probes)} xz slices: " + ("sampled" if sampling else
@@ -193,10 +195,11 @@ def will_sample(model: torch.nn.Module, observed: np.ndarray, voxel_size: VoxelS
 
 
 def diffusion_correction(model: LDM, images: np.ndarray, samples: int, steps: int,
-                         seed: int, tile: int) -> float:
+                         seed: int, tile: int, precision: str = "auto") -> float:
     """RMS of the diffusion's correction w * (mean_k x_k - D(E(x_hat))) on normalised axial
     images, as a fraction of the intensity range: how much sampling changes the output."""
-    kw = dict(samples=samples, steps=steps, seed=seed, tile=tile, progress=False)
+    kw = dict(samples=samples, steps=steps, seed=seed, tile=tile, progress=False,
+              precision=precision)
     full, _ = restore_slices(model, images, **kw)
     plain, _ = restore_slices(model, images, diffusion=False, **kw)
     return float(np.sqrt(np.mean((full - plain) ** 2)))
@@ -235,7 +238,8 @@ def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn
                     samples: int = 2, steps: int = 4, seed: int = 0, batch: int | None = None,
                     progress: bool = True, refocus: bool = True, tile: int = 1024,
                     uncertainty: bool = True, diffusion: str = "on",
-                    scratch: str | Path | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+                    scratch: str | Path | None = None, precision: str = "auto"
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """Restore a stack with a trained network: (volume, spread) on the isotropic grid.
 
     Holds the whole volume in memory; `restore_network_slabs` (same arguments) streams it.
@@ -246,7 +250,7 @@ def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn
     spread: np.ndarray | None = None
     for z0, v, u in restore_network_slabs(observed, voxel_size, model, samples, steps, seed,
                                           batch, progress, refocus, tile, uncertainty,
-                                          diffusion, scratch):
+                                          diffusion, scratch, precision=precision):
         vol[z0:z0 + len(v)] = v
         if u is not None:
             spread = np.empty(vol.shape, np.float32) if spread is None else spread
@@ -259,7 +263,8 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                           batch: int | None = None, progress: bool = True,
                           refocus: bool = True, tile: int = 1024, uncertainty: bool = True,
                           diffusion: str = "on", scratch: str | Path | None = None,
-                          slab: int = 16) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+                          slab: int = 16, precision: str = "auto"
+                          ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """Restore a stack with a trained network, yielding (z0, planes, spread planes) in order.
 
     The stack is percentile-normalised and cubic-resliced a block of slices at a time; xz
@@ -270,17 +275,19 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     `diffusion`: "on" samples the LDM's diffusion, "off" uses its regression estimate alone,
     "auto" skips sampling when no uncertainty is asked for and, measured on a few slices,
     its correction is below 0.1 % of the intensity range. The spread is the samples'
-    per-voxel standard deviation (before refocusing), None when not computed.
+    per-voxel standard deviation (before refocusing), None when not computed. `precision`:
+    see `checkpoint.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
     """
     dz, _, dx = voxel_size
     nz, ny, nx = observed.shape
     n_out = isotropic_depth(nz, dz, dx)
     lo, hi = percentile_range(observed)
     sampling = will_sample(model, observed, voxel_size, (lo, hi), diffusion, uncertainty,
-                           samples=samples, steps=steps, seed=seed, tile=tile)
+                           samples=samples, steps=steps, seed=seed, tile=tile,
+                           precision=precision)
     keep_spread = sampling and uncertainty
     kw = dict(samples=samples, steps=steps, seed=seed, batch=batch, tile=tile,
-              diffusion=sampling, progress=False)
+              diffusion=sampling, progress=False, precision=precision)
     folder = None
     if (4 if keep_spread else 2) * n_out * ny * nx * 4 > IN_MEMORY_BYTES:
         folder = Path(tempfile.mkdtemp(prefix="isonb-", dir=scratch))

@@ -18,11 +18,9 @@ from scipy import ndimage
 from scipy.signal import fftconvolve
 
 from . import psf as psf_lib
-from .errors import fail
+from .choices import PSF_MODELS, STRUCTURES
+from .errors import IsonbError, fail
 from .io import VoxelSize, write_stack
-
-STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta", "mixed")
-PSF_MODELS = ("gaussian", "widefield", "confocal")
 
 
 @dataclass
@@ -48,11 +46,11 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         self.shape = tuple(int(s) for s in self.shape)  # type: ignore[assignment]
         if self.structure not in STRUCTURES:
-            raise ValueError(f"structure must be one of {STRUCTURES}, not {self.structure!r}")
+            raise IsonbError(f"structure must be one of {STRUCTURES}, not {self.structure!r}")
         if self.psf not in PSF_MODELS:
-            raise ValueError(f"psf must be one of {PSF_MODELS}, not {self.psf!r}")
+            raise IsonbError(f"psf must be one of {PSF_MODELS}, not {self.psf!r}")
         if self.z_step < 1 or self.shape[0] < 2 * self.z_step:
-            raise ValueError(f"need z_step >= 1 and at least 2 observed planes "
+            raise IsonbError(f"need z_step >= 1 and at least 2 observed planes "
                              f"(shape {self.shape})")
 
 

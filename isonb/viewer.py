@@ -113,6 +113,18 @@ def brightest_point(vol: np.ndarray, margin: int = 12) -> tuple[int, int, int]:
     return tuple(int(i) + margin for i in idx)  # type: ignore[return-value]
 
 
+def small_structure_point(vol: np.ndarray) -> tuple[int, int, int]:
+    """The brightest point-like structure (`metrics.small_structures`): line profiles through
+    it measure the resolution, where one through a nucleus would measure the nucleus; the
+    brightest voxel when there is none."""
+    from .metrics import small_structures
+
+    found = small_structures(vol)
+    if not found:
+        return brightest_point(vol)
+    return max((p for p, _, _ in found), key=lambda p: vol[p])
+
+
 def widgets_available() -> bool:
     try:
         import ipywidgets  # noqa: F401
@@ -123,16 +135,20 @@ def widgets_available() -> bool:
 
 
 def view(volumes: dict[str, np.ndarray], spacing: float = 1.0, interactive: bool | None = None):
-    """Show volumes side by side: a static picture (kept in saved notebooks), plus (with
-    widgets) a slice viewer with synced z / y / x sliders, a view switch, percentile contrast
-    and line profiles."""
-    from IPython.display import display
+    """Show volumes side by side: a static picture of the central planes (kept, as a JPEG, in
+    saved notebooks), plus (with widgets) a slice viewer with synced z / y / x sliders, a view
+    switch, percentile contrast and line profiles, drawn below it once a control moves."""
+    import io
+
+    from IPython.display import Image, display
 
     plt = _plt()
     interactive = widgets_available() if interactive is None else interactive
-    fig = comparison_figure(volumes, ("xy", "xz", "yz"))  # also what a saved notebook shows
-    display(fig)
+    fig = comparison_figure(volumes, ("xy", "xz", "yz"))
+    picture = io.BytesIO()
+    fig.savefig(picture, format="jpeg", dpi=80, pil_kwargs={"quality": 85})
     plt.close(fig)
+    display(Image(data=picture.getvalue(), format="jpeg"))
     if not interactive:
         return None
     import ipywidgets as w
@@ -146,7 +162,12 @@ def view(volumes: dict[str, np.ndarray], spacing: float = 1.0, interactive: bool
                                   description="contrast %")
     show_profiles = w.Checkbox(False, description="line profiles through (z, y, x)")
 
+    untouched = [True]  # the static picture above is the first view: no second copy
+
     def draw(z, y, x, views, contrast, show_profiles):
+        if untouched[0]:
+            untouched[0] = False
+            return
         fig = comparison_figure(volumes, tuple(views) or ("xy",), (z, y, x), contrast)
         plt.show()
         plt.close(fig)

@@ -187,21 +187,3 @@ def iter_halo_tiles(shape: tuple[int, int], core: int, halo: int, multiple: int 
     rows, cols = (halo_tiles(s, core, halo, multiple) for s in shape)
     for (wy, cy, oy), (wx, cx, ox) in itertools.product(rows, cols):
         yield (wy, wx), (cy, cx), (oy, ox)
-
-
-def grid_patches(planes: np.ndarray, size: int = 128, step: int = 64,
-                 threshold: float = 0.4) -> np.ndarray:
-    """All `size` x `size` patches every `step` px of a stack of 2D planes that hold structure.
-
-    As in the Self-Net data preparation: windows on a regular grid (`patchify`), kept when
-    their maximum exceeds `threshold` of the way from the planes' 1st to 99.9th percentile.
-    """
-    if min(planes.shape[1:]) < size:
-        raise IsonbError(f"planes of {planes.shape[1:]} are smaller than the {size}-px patch; "
-                         "Fix: use a smaller patch size")
-    lo, hi = np.percentile(planes, [1.0, 99.9])
-    keep = []
-    for plane in planes:
-        windows = patchify(plane, (size, size), step).reshape(-1, size, size)
-        keep.append(windows[windows.max(axis=(1, 2)) > lo + threshold * (hi - lo)])
-    return np.concatenate(keep).astype(np.float32)

@@ -1,11 +1,18 @@
-"""Shared fixtures: small simulated cases, reused across tests."""
+"""Shared fixtures: small simulated cases, tiny models and the training tests' helpers."""
+
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
+from isonb import ldm as L
 from isonb.io import read_stack, write_stack
+from isonb.models.autoencoder import AutoencoderConfig
+from isonb.models.unet import UNetConfig
 from isonb.simulate import SimulationConfig, simulate
+from isonb.train import TrainConfig, train
 
 
 @pytest.fixture(scope="session")
@@ -43,3 +50,68 @@ def tiny_ldm():
                               UNetConfig(12, 4, 16, (1, 2), time=True))).eval()
     model.refine_weight.fill_(1.0)
     return model
+
+
+TINY = L.LDMConfig(AutoencoderConfig(ch=8, latent_ch=4), UNetConfig(1, 1, 8, (1, 2, 4)),
+                   UNetConfig(12, 4, 16, (1, 2), time=True))
+
+
+def make_tiny_config(steps: int = 20, **kw) -> TrainConfig:
+    return TrainConfig(patch=32, n_patches=120, batch=8, autoencoder_steps=steps,
+                       regressor_steps=steps, diffusion_steps=steps, checkpoint_every=10,
+                       model=TINY, **kw)
+
+
+def watch_optimizer_steps(monkeypatch, before_step=lambda n: None) -> list[int]:
+    """Count AdamW steps (the list of their numbers), calling before_step(n) before each."""
+    steps: list[int] = []
+    real_step = torch.optim.AdamW.step
+
+    def step(self, *a, **k):
+        steps.append(len(steps) + 1)
+        before_step(steps[-1])
+        return real_step(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", step)
+    return steps
+
+
+def interrupt_then_resume(stacks: list, out: Path, cfg: TrainConfig, monkeypatch,
+                          at_step: int, checkpoint: str) -> None:
+    """Train into `out`, interrupted before optimiser step `at_step` (after `checkpoint`'s
+    stage has saved), then train again, which resumes."""
+
+    def crash(n: int) -> None:
+        if n == at_step:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        watch_optimizer_steps(m, crash)
+        with pytest.raises(KeyboardInterrupt):
+            train(stacks, out, cfg, progress=False)
+    assert (out / "checkpoints" / f"{checkpoint}.pt").exists()
+    train(stacks, out, cfg, progress=False)
+
+
+def assert_same_weights(a: Path, b: Path) -> dict:
+    """The two folders hold bit-identical LDM weights; returns the first one's card."""
+    model_a, card = L.load(a)
+    model_b, _ = L.load(b)
+    for (name, pa), pb in zip(model_a.state_dict().items(), model_b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    return card
+
+
+@pytest.fixture
+def tiny_config():
+    """`make_tiny_config`: a TrainConfig of a tiny LDM on 32-px patches, `steps` per stage."""
+    return make_tiny_config
+
+
+@pytest.fixture
+def training():
+    """The training tests' helpers: counting optimiser steps, interrupting and resuming a
+    run, comparing two runs' weights."""
+    return SimpleNamespace(watch_optimizer_steps=watch_optimizer_steps,
+                           interrupt_then_resume=interrupt_then_resume,
+                           assert_same_weights=assert_same_weights)

@@ -26,6 +26,7 @@ def wide_stack() -> np.ndarray:
     return (gaussian_filter(rng.random((5, 264, 272)), (0.5, 2, 2)) * 1000).astype(np.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("diffusion", ["off", "on"])
 def test_dask_blocks_on_a_local_cluster_equal_the_in_memory_path(tiny_ldm, tmp_path, client,
                                                                   diffusion):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from isonb.cli import build_parser, main
+from isonb.cli import main
 from isonb.io import read_stack
 
 
@@ -53,10 +53,36 @@ def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
     assert main(["simulate", str(tmp_path / "s"), "--case", "nope"]) == 2
 
 
-def test_parser_lists_the_methods():
-    text = build_parser().format_help()
-    for verb in ("simulate", "restore", "evaluate", "demo"):
-        assert verb in text
+def test_help_imports_neither_torch_nor_scipy():
+    import subprocess
+    import sys
+
+    code = ("import sys, isonb.cli as c; c.build_parser().format_help(); "
+            "print(sorted(m for m in ('torch', 'scipy', 'numpy', 'tifffile') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("args, flag", [(["--method", "cubic", "--samples", "4"], "--samples"),
+                                        (["--method", "rl", "--weights", "w"], "--weights"),
+                                        (["--method", "care", "--iterations", "5"], "--iterations"),
+                                        (["--method", "cubic", "--uncertainty", "u.tif"],
+                                         "--uncertainty")])
+def test_options_that_do_not_apply_are_refused(tmp_path, capsys, args, flag):
+    assert main(["restore", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), *args]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} does not apply to --method" in err and "\n" not in err.strip()
+
+
+def test_a_bug_is_not_reported_as_bad_input(monkeypatch):
+    import isonb.cli as cli
+
+    def broken(a):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(cli, "cmd_evaluate", broken)
+    with pytest.raises(ValueError, match="a bug"):  # a traceback, not a one-line "error"
+        main(["evaluate", "x.tif"])
 
 
 def test_ome_zarr_in_and_out_restores_with_the_formats_extra(tmp_path):
@@ -93,3 +119,20 @@ def test_all_channels_restore_into_one_multichannel_tif(tmp_path, tiny_ldm):
         np.testing.assert_array_equal(read_stack(both, channel=c).data, read_stack(one).data)
     assert read_stack(both, channel=1).voxel_size == pytest.approx((0.1, 0.1, 0.1))
     assert main(["train", str(src), "--channel", "all", "--out", str(tmp_path / "t")]) == 2
+
+
+@pytest.mark.slow
+def test_demo_restores_and_scores_the_default_stack(tmp_path, monkeypatch, capsys):
+    """The README's main command, on the quick default dataset (a 128 px field)."""
+    monkeypatch.setenv("ISONB_QUICK", "1")
+    monkeypatch.setenv("ISONB_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out)]) == 0
+    rows = {r["method"]: r for r in json.loads((out / "metrics.json").read_text())}
+    assert set(rows) == {"cubic", "rl", "ldm"}
+    assert rows["ldm"]["ssim"] > rows["rl"]["ssim"] > rows["cubic"]["ssim"]
+    assert read_stack(out / "restored_ldm.tif").data.shape == \
+        read_stack(out / "uncertainty_ldm.tif").data.shape
+    assert (out / "comparison.png").stat().st_size > 10_000
+    assert "| ldm |" in capsys.readouterr().out
+    assert main(["demo", "--out", str(out)]) == 2  # nothing overwritten without --overwrite

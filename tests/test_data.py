@@ -1,7 +1,10 @@
+import pytest
+
 from isonb.data import DEFAULT_CONFIGS, default_dataset
 from isonb.io import read_stack
 
 
+@pytest.mark.slow
 def test_default_dataset_is_made_once_and_cached(tmp_path):
     ds = default_dataset(tmp_path / "default", verbose=False)
     assert len(ds.train) == 2 and all(p.exists() for p in ds.train)
@@ -12,21 +15,6 @@ def test_default_dataset_is_made_once_and_cached(tmp_path):
     stamp = ds.test.stat().st_mtime_ns
     again = default_dataset(tmp_path / "default", verbose=False)
     assert again.test.stat().st_mtime_ns == stamp
-
-
-def test_training_set_round_trip_and_overwrite_guard(tmp_path):
-    import numpy as np
-    import pytest
-
-    from isonb.data import load_training_set, save_training_set
-    from isonb.errors import IsonbError
-
-    xy, axial = np.ones((3, 8, 8), np.float32), np.zeros((2, 8, 8), np.float32)
-    path = save_training_set(tmp_path / "t.npz", xy, axial, {"patch": 8})
-    a, b, meta = load_training_set(path)
-    assert a.shape == (3, 8, 8) and b.shape == (2, 8, 8) and meta == {"patch": 8}
-    with pytest.raises(IsonbError, match="exists already"):
-        save_training_set(path, xy, axial, {})
 
 
 def test_generalist_cases_span_the_benchmark_ranges():

@@ -4,7 +4,6 @@ from scipy import ndimage
 
 from isonb.degrade import (
     Degradation,
-    PairSampler,
     blur_axial_by_band,
     estimate_axial_bands,
     estimate_axial_sigma,
@@ -131,25 +130,3 @@ def test_synthetic_axial_patches_are_blurred_along_axis_0_only():
     assert d0 < 0.4 and d1 > 0.5
     noisy = synthesize_axial(img, Degradation(0.0, 1.0, 0.5), rng)
     assert np.std(noisy - img) == pytest.approx(0.5, rel=0.05)
-
-
-def test_recorrupted_pairs_have_independent_noise_and_plain_pairs_do_not():
-    # pure-noise "xy patches" of the stack's noise level: every correlation is the noise's
-    rng = np.random.default_rng(3)
-    patches = rng.normal(0.0, 0.1, (50, 32, 32)).astype(np.float32)
-    deg = Degradation(sigma_axial=0.0, z_step=1.0, noise_std=0.1)
-    sampler = PairSampler(patches, [deg], np.zeros(50, int), rng)
-    x, y = sampler.draw(400)
-    assert np.corrcoef(x.ravel(), y.ravel())[0, 1] == pytest.approx(0.71, abs=0.03)
-    x, y = sampler.draw(400, recorrupt=0.5)
-    assert abs(np.corrcoef(x.ravel(), y.ravel())[0, 1]) < 0.02
-    assert y.std() == pytest.approx(0.1 * np.sqrt(5), rel=0.03)  # 1 + 1 / a^2 of the noise
-
-
-def test_split_holds_out_every_nth_patch():
-    patches = np.arange(25, dtype=np.float32)[:, None, None] * np.ones((1, 8, 8), np.float32)
-    sampler = PairSampler(patches, [Degradation(0.0, 1.0, 0.0)], np.zeros(25, int),
-                          np.random.default_rng(0))
-    held, rest = sampler.split(10)
-    assert sorted(held.patches[:, 0, 0]) == [0, 10, 20] and len(rest.patches) == 22
-    assert not set(held.patches[:, 0, 0]) & set(rest.patches[:, 0, 0])

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import torch
 from scipy.ndimage import gaussian_filter1d
-from test_train import assert_same_weights, interrupt_then_resume, tiny_config
 
+from isonb.checkpoint import from_dict
 from isonb.cli import main
 from isonb.errors import IsonbError
 from isonb.learned_degradation import CycleGAN, DegraderConfig, as_transform
+from isonb.loop import Stage, descend, fit
 from isonb.models.gan import GANConfig
-from isonb.train import TrainConfig, _run_stage, train
+from isonb.train import TrainConfig, adamw, train
 
 SMALL = DegraderConfig(net=GANConfig(ngf=8, blocks=2, ndf=8))
 
@@ -27,6 +28,7 @@ def test_generator_starts_as_the_identity():
     assert torch.equal(CycleGAN(SMALL).degrade(a), a)
 
 
+@pytest.mark.slow
 def test_cyclegan_learns_an_axial_blur_the_synthetic_patches_lack(tmp_path, stack):
     """Synthetic patches are sharp, the unpaired real ones blurred along z: G_A learns to blur."""
     _, case = stack
@@ -42,13 +44,14 @@ def test_cyclegan_learns_an_axial_blur_the_synthetic_patches_lack(tmp_path, stac
     def tensor(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(a[:, None], dtype=np.float32))
 
-    def loss() -> torch.Tensor:
-        return gan.loss(tensor(synthetic[rng.integers(0, 300, 8)]),
-                        tensor(real[rng.integers(0, 300, 8)]))
+    opt = adamw(gan, SMALL.lr, (0.5, 0.999))
 
-    _run_stage("degrader", gan, loss, 250, TrainConfig(checkpoint_every=1000),
-               tmp_path / "gan.pt", rng, torch.Generator(), float("inf"), progress=False,
-               lr=SMALL.lr, betas=(0.5, 0.999), clip=None)
+    def step(i: int) -> float:
+        return descend(gan.loss(tensor(synthetic[rng.integers(0, 300, 8)]),
+                                tensor(real[rng.integers(0, 300, 8)])), opt)
+
+    fit(Stage("degrader", {"gan": gan}, {"opt": opt}, step, 250, rng=rng),
+        tmp_path / "gan.pt", progress=False)
     with torch.no_grad():
         made = gan.degrade(tensor(synthetic[:100]))[:, 0].numpy()
     before, after, target = (axial_roughness(x) for x in (synthetic[:100], made, real))
@@ -56,8 +59,8 @@ def test_cyclegan_learns_an_axial_blur_the_synthetic_patches_lack(tmp_path, stac
     assert after < 0.85 * before, (before, after, target)
 
 
-def test_learned_degradation_trains_first_resumes_and_makes_the_pairs(tmp_path, stack,
-                                                                     monkeypatch):
+def test_learned_degradation_trains_first_resumes_and_makes_the_pairs(
+        tmp_path, stack, monkeypatch, tiny_config, training):
     obs, _ = stack
     cfg = tiny_config(20, degradation="learned", degrader_steps=20, degrader=SMALL)
     calls: list[int] = []
@@ -71,14 +74,14 @@ def test_learned_degradation_trains_first_resumes_and_makes_the_pairs(tmp_path, 
     assert calls  # the regressor's, diffusion's and calibration's inputs went through G_A
 
     # step 35: in the autoencoder stage, after the degrader finished
-    interrupt_then_resume([obs], tmp_path / "resumed", cfg, monkeypatch, 35, "degrader")
-    card = assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
+    training.interrupt_then_resume([obs], tmp_path / "resumed", cfg, monkeypatch, 35, "degrader")
+    card = training.assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     assert card["train_config"]["degradation"] == "learned"
     assert "degrader" in card["metrics"]["final_losses"]
-    assert TrainConfig.from_dict(card["train_config"]) == cfg
+    assert from_dict(TrainConfig, card["train_config"]) == cfg
 
 
-def test_bad_degradation_choices_are_refused(tmp_path, stack):
+def test_bad_degradation_choices_are_refused(tmp_path, stack, tiny_config):
     obs, _ = stack
     with pytest.raises(IsonbError, match="unknown degradation 'gan'.*psf, learned"):
         train([obs], tmp_path / "w", tiny_config(1, degradation="gan"), progress=False)

@@ -68,6 +68,15 @@ def test_fwhm_ratio_measures_axial_elongation():
     assert M.fwhm_ratio(_spots((4.5, 1.5, 1.5))) == pytest.approx(3.0, rel=0.15)
 
 
+def test_fwhm_ratio_measures_only_point_like_structures():
+    spots = _spots((4.5, 1.5, 1.5))  # 40 spots, axial / lateral FWHM 3
+    blobs = _spots((4.0, 4.0, 4.0), seed=1)  # 40 round objects: their FWHM is their size
+    mixed = spots / spots.max() + blobs / blobs.max()
+    assert M.fwhm_ratio(mixed) == pytest.approx(3.0, rel=0.15)
+    found = M.small_structures(mixed)
+    assert len(found) >= 10 and all(lat < 6 for _, _, lat in found)  # the spots alone
+
+
 def test_spectral_ratio_is_one_for_isotropic_and_below_for_axial_blur():
     noise = np.random.default_rng(0).standard_normal((64, 64, 64))
     iso = ndimage.gaussian_filter(noise, 1.0)

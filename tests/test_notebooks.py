@@ -10,6 +10,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ["01_prepare_data", "02_train", "03_inference", "04_evaluate"]
+pytestmark = pytest.mark.slow  # each notebook trains or restores: the whole suite runs them
 
 
 @pytest.fixture(scope="module")

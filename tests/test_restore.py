@@ -90,3 +90,18 @@ def test_cli_tile_option_agrees_with_the_default_on_a_wide_stack(tiny_ldm, tmp_p
     span = outs[0].max() - outs[0].min()
     assert outs[0].shape == (16, 48, 616)
     assert np.abs(outs[1] - outs[0]).max() <= 0.01 * span
+
+
+def test_mixed_precision_stays_close_to_fp32_and_unknown_precision_is_refused(tiny_ldm):
+    images = wide_slices(width=96)
+    full, _ = R.restore_slices(tiny_ldm, images, samples=2, steps=2, progress=False,
+                               precision="fp32")
+    half, _ = R.restore_slices(tiny_ldm, images, samples=2, steps=2, progress=False,
+                               precision="fp16")  # what "auto" runs on a CUDA GPU
+    span = full.max() - full.min()
+    difference = np.abs(half - full).max()
+    assert 0 < difference <= 0.005 * span  # fp16 keeps 11 bits of mantissa: it does change
+    auto, _ = R.restore_slices(tiny_ldm, images, samples=2, steps=2, progress=False)
+    assert np.array_equal(auto, full)  # "auto" is fp32 on a CPU
+    with pytest.raises(R.IsonbError, match="precision"):
+        R.restore_slices(tiny_ldm, images, progress=False, precision="fp8")

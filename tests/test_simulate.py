@@ -3,8 +3,9 @@ import json
 import numpy as np
 import pytest
 
+from isonb.choices import STRUCTURES
 from isonb.io import read_stack
-from isonb.simulate import STRUCTURES, SimulationConfig, save_case, simulate
+from isonb.simulate import SimulationConfig, save_case, simulate
 
 
 def test_same_seed_same_arrays_other_seed_other_arrays():

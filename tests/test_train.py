@@ -4,80 +4,31 @@ import numpy as np
 import pytest
 import torch
 
+import isonb
 from isonb import ldm as L
 from isonb import metrics
 from isonb.baselines import interpolate
-from isonb.checkpoint import WEIGHTS
+from isonb.checkpoint import CARD_SCHEMA, WEIGHTS, from_dict
 from isonb.cli import main
 from isonb.degrade import Degradation, refocus
 from isonb.errors import IsonbError
 from isonb.io import read_stack, write_stack
-from isonb.models.autoencoder import AutoencoderConfig
-from isonb.models.unet import UNetConfig
 from isonb.restore import restore_network
-from isonb.train import TrainConfig, prepare, train
-
-TINY = L.LDMConfig(AutoencoderConfig(ch=8, latent_ch=4), UNetConfig(1, 1, 8, (1, 2, 4)),
-                   UNetConfig(12, 4, 16, (1, 2), time=True))
+from isonb.train import TrainConfig, calibrate_refine_weight, train
 
 
-def tiny_config(steps: int = 20, **kw) -> TrainConfig:
-    return TrainConfig(patch=32, n_patches=120, batch=8, autoencoder_steps=steps,
-                       regressor_steps=steps, diffusion_steps=steps, checkpoint_every=10,
-                       model=TINY, **kw)
-
-
-def watch_optimizer_steps(monkeypatch, before_step=lambda n: None) -> list[int]:
-    """Count AdamW steps (the list of their numbers), calling before_step(n) before each."""
-    steps: list[int] = []
-    real_step = torch.optim.AdamW.step
-
-    def step(self, *a, **k):
-        steps.append(len(steps) + 1)
-        before_step(steps[-1])
-        return real_step(self, *a, **k)
-
-    monkeypatch.setattr(torch.optim.AdamW, "step", step)
-    return steps
-
-
-def interrupt_then_resume(stacks: list, out: Path, cfg: TrainConfig, monkeypatch,
-                          at_step: int, checkpoint: str) -> None:
-    """Train into `out`, interrupted before optimiser step `at_step` (after `checkpoint`'s
-    stage has saved), then train again, which resumes."""
-
-    def crash(n: int) -> None:
-        if n == at_step:
-            raise KeyboardInterrupt
-
-    with monkeypatch.context() as m:
-        watch_optimizer_steps(m, crash)
-        with pytest.raises(KeyboardInterrupt):
-            train(stacks, out, cfg, progress=False)
-    assert (out / "checkpoints" / f"{checkpoint}.pt").exists()
-    train(stacks, out, cfg, progress=False)
-
-
-def assert_same_weights(a: Path, b: Path) -> dict:
-    """The two folders hold bit-identical LDM weights; returns the first one's card."""
-    model_a, card = L.load(a)
-    model_b, _ = L.load(b)
-    for (name, pa), pb in zip(model_a.state_dict().items(), model_b.state_dict().values()):
-        assert torch.equal(pa, pb), name
-    return card
-
-
-def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, stack, monkeypatch):
+def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, stack, monkeypatch,
+                                                             tiny_config, training):
     obs, _ = stack
     cfg = tiny_config(20)
     train([obs], tmp_path / "straight", cfg, progress=False)
     # step 35: in the regressor stage, after its checkpoint at step 10
-    interrupt_then_resume([obs], tmp_path / "resumed", cfg, monkeypatch, 35, "regressor")
-    assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
+    training.interrupt_then_resume([obs], tmp_path / "resumed", cfg, monkeypatch, 35, "regressor")
+    training.assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     assert (tmp_path / "resumed" / "loss_curves.png").stat().st_size > 1000
 
 
-def test_other_config_in_the_same_folder_is_refused(tmp_path, stack):
+def test_other_config_in_the_same_folder_is_refused(tmp_path, stack, tiny_config):
     obs, _ = stack
     train([obs], tmp_path / "w", tiny_config(10), progress=False)
     with pytest.raises(IsonbError, match="exists|holds trained weights"):
@@ -89,26 +40,28 @@ def test_other_config_in_the_same_folder_is_refused(tmp_path, stack):
     assert L.load(tmp_path / "w")[1]["train_config"]["regressor_steps"] == 12
 
 
-def test_overwrite_retrains_a_finished_model_rather_than_resuming_it(tmp_path, stack,
-                                                                     monkeypatch):
+def test_overwrite_retrains_a_finished_model_rather_than_resuming_it(
+        tmp_path, stack, monkeypatch, tiny_config, training):
     obs, _ = stack
     cfg = tiny_config(10)
     train([obs], tmp_path / "w", cfg, progress=False)
-    steps = watch_optimizer_steps(monkeypatch)
+    steps = training.watch_optimizer_steps(monkeypatch)
     train([obs], tmp_path / "w", cfg, overwrite=True, progress=False)  # same configuration
     assert len(steps) == cfg.autoencoder_steps + cfg.regressor_steps + cfg.diffusion_steps
 
 
-def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack, monkeypatch):
+@pytest.mark.slow
+def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack, monkeypatch,
+                                                        tiny_config):
     obs, case = stack
     train([obs], tmp_path / "w", tiny_config(150, lr=1e-3), progress=False)
     model, card = L.load(tmp_path / "w")
     losses = card["metrics"]["final_losses"]
     assert set(losses) == {"autoencoder", "regressor", "diffusion"}
-    m = card["metrics"]  # the refine weight is a least-squares fit: never worse than w = 0
-    assert 0.0 <= m["refine_weight"] <= 1.0
-    assert m["heldout_mse_refined"] <= m["heldout_mse_estimate"] + 1e-9
-    assert float(model.refine_weight) == pytest.approx(m["refine_weight"])
+    assert card["steps_done"] == {"autoencoder": 150, "regressor": 150, "diffusion": 150}
+    assert card["schema"] == CARD_SCHEMA and card["isonb"] == isonb.__version__
+    assert from_dict(TrainConfig, card["train_config"]) == tiny_config(150, lr=1e-3)
+    assert float(model.refine_weight) == pytest.approx(card["metrics"]["refine_weight"])
     restored, spread = restore_network(obs.data, obs.voxel_size, model, samples=2, steps=2,
                                    progress=False)
     assert restored.shape == case.gt.shape and spread.shape == case.gt.shape
@@ -127,7 +80,8 @@ def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack, monkeyp
     assert np.allclose(sharp, refocus(plain, cone), atol=1e-4 * np.ptp(plain))
 
 
-def test_cli_train_then_restore_with_uncertainty_and_axial_slices(tmp_path, stack, monkeypatch):
+def test_cli_train_then_restore_with_uncertainty_and_axial_slices(tmp_path, stack, monkeypatch,
+                                                                  tiny_config):
     obs, case = stack
     monkeypatch.setattr("isonb.train.TrainConfig.quick",
                         classmethod(lambda cls, **kw: tiny_config(10, **kw)))
@@ -150,15 +104,44 @@ def test_cli_train_then_restore_with_uncertainty_and_axial_slices(tmp_path, stac
                  "--weights", str(Path(tmp_path / "none"))]) == 2
 
 
-def test_training_takes_a_non_square_field_and_keeps_the_plot_backend(tmp_path, stack):
+def test_training_takes_a_non_square_field_and_keeps_the_plot_backend(tmp_path, stack,
+                                                                       tiny_config):
     import matplotlib
 
     _, case = stack
-    wide = write_stack(tmp_path / "wide.tif", case.observed[:, 12:52, :], case.voxel_size)
-    st = read_stack(wide)
-    data = prepare([st], tiny_config(), np.random.default_rng(0))
-    assert data.axial.shape[1:] == (32, 32) and len(data.axial) == len(data.xy)
+    st = read_stack(write_stack(tmp_path / "wide.tif", case.observed[:, 12:52, :],
+                                case.voxel_size))
     matplotlib.use("svg")  # as a notebook's inline backend: training must not switch it
     train([st], tmp_path / "w", tiny_config(4), progress=False)
     assert matplotlib.get_backend() == "svg"
     assert (tmp_path / "w" / "loss_curves.png").stat().st_size > 0
+
+
+class _KnownCorrection(torch.nn.Module):
+    """Stands in for an LDM whose estimate is its input and whose diffusion corrects by `d`."""
+
+    def __init__(self, d: torch.Tensor):
+        super().__init__()
+        self.d, self.anchor = d, torch.nn.Parameter(torch.zeros(()))
+
+    def samples(self, x, noise, steps):
+        d = self.d[: len(x)]
+        return x, x, torch.stack([x + d - 0.1, x + d + 0.1])  # x_hat, D(E(x_hat)), x_k
+
+
+@pytest.mark.parametrize("true_weight, fitted", [(0.3, 0.3), (2.0, 1.0), (-1.0, 0.0)])
+def test_refine_weight_is_the_least_squares_weight_clamped_to_0_1(true_weight, fitted):
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 1, 8, 8)).astype(np.float32)
+    d = rng.standard_normal((64, 1, 8, 8)).astype(np.float32)
+    y = x + true_weight * d + 0.01 * rng.standard_normal(x.shape).astype(np.float32)
+
+    class Held:
+        def draw(self, n, recorrupt):
+            return x[:n], y[:n]
+
+    cfg = TrainConfig(patch=32, batch=64)
+    model = _KnownCorrection(torch.from_numpy(d))
+    out = calibrate_refine_weight(model, Held(), cfg, torch.Generator().manual_seed(0))
+    assert out["refine_weight"] == pytest.approx(fitted, abs=0.01)
+    assert out["heldout_mse_estimate"] == pytest.approx(np.mean((x - y) ** 2), rel=1e-5)

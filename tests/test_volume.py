@@ -88,12 +88,3 @@ def test_normalize_inverts():
     lo, hi = V.percentile_range(x)
     np.testing.assert_allclose(V.denormalize(V.normalize(x, lo, hi), lo, hi), x, rtol=1e-5)
     assert V.percentile_range(np.ones(10)) [1] > 1
-
-
-def test_grid_patches_keep_only_windows_with_structure():
-    planes = np.zeros((2, 128, 128), dtype=np.float32)
-    planes[0, 10:20, 10:20] = 1.0  # structure in the top-left window only
-    patches = V.grid_patches(planes, 64, 32)
-    assert patches.shape == (1, 64, 64) and patches.max() == 1.0
-    with pytest.raises(IsonbError, match="smaller than"):
-        V.grid_patches(planes, 256, 32)

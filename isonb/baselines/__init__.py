@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import IsonbError
 from ..io import Stack
 from .classic import interpolate, richardson_lucy
 
@@ -26,12 +27,12 @@ def train_reference(method: str, stacks: list[Stack], out: str | Path, *, seed: 
     from .selfnet import SelfNetConfig, SelfNetTrainConfig, train_selfnet
 
     if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; Fix: choose one of {', '.join(MODES)}")
+        raise IsonbError(f"unknown mode {mode!r}; Fix: choose one of {', '.join(MODES)}")
     if method not in REFERENCES:
-        raise ValueError(f"unknown reference method {method!r}; Fix: choose one of "
+        raise IsonbError(f"unknown reference method {method!r}; Fix: choose one of "
                          f"{', '.join(REFERENCES)}")
     if true_fwhm is not None and method != "care":
-        raise ValueError("a known PSF (--psf-fwhm) is for CARE's variant. Fix: use --method care")
+        raise IsonbError("a known PSF (--psf-fwhm) is for CARE's variant. Fix: use --method care")
     kw = dict(seed=seed, minutes=minutes, **({"patch": patch} if patch else {}))
     if method == "care":
         cfg = CARETrainConfig(**kw, true_fwhm=tuple(true_fwhm) if true_fwhm else None)

@@ -18,11 +18,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
-from ..checkpoint import device, load_model, save_model
+from ..checkpoint import device, from_dict, load_model, save_model
 from ..degrade import Degradation
 from ..io import Stack
+from ..loop import Stage, checkpoint_folder, deadline_after, descend, fit
+from ..patches import prepare
 from ..psf import FWHM_PER_SIGMA
 
 
@@ -95,13 +96,12 @@ def true_psf_degradation(deg: Degradation, fwhm: tuple[float, float], dx: float)
 
 def train_care(stacks: list[Stack], out: str | Path, cfg: CARETrainConfig | None = None,
                overwrite: bool = False, progress: bool = True) -> Path:
-    """Train CARE-iso on synthetic (axial, xy) pairs of `stacks`; writes weights + card."""
-    from ..train import prepare  # the same patches and degradation estimate as the LDM
-
+    """Train CARE-iso on synthetic (axial, xy) pairs of `stacks`; writes weights + card.
+    Checkpointed and resumable as every isonb training is (`loop.fit`)."""
     cfg = cfg or CARETrainConfig()
+    ckpt = checkpoint_folder(out, cfg, overwrite)
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    data = prepare(stacks, cfg, rng)
+    data = prepare(stacks, cfg.patch, cfg.n_patches, cfg.seed)  # the LDM's patches too
     # as published: one Gaussian axial PSF for all lateral frequencies (estimated, or true)
     data.pairs.degradations = [d.single_gaussian() for d in data.degradations]
     if cfg.true_fwhm is not None:
@@ -110,25 +110,22 @@ def train_care(stacks: list[Stack], out: str | Path, cfg: CARETrainConfig | None
     dev = device()
     model = CAREUNet(cfg.model).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    deadline = time.monotonic() + (cfg.minutes * 60 if cfg.minutes > 0 else float("inf"))
-    t0, losses = time.monotonic(), []
-    for _ in tqdm(range(cfg.steps), desc="CARE", disable=not progress):
-        if time.monotonic() > deadline:
-            break
+
+    def step(i: int) -> float:
         x, y = (torch.from_numpy(a).to(dev) for a in data.pairs.draw(cfg.batch))
-        loss = torch.mean(torch.abs(model(x) - y))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(loss.item())
+        return descend(torch.mean(torch.abs(model(x) - y)), opt)
+
+    t0 = time.monotonic()
+    losses = fit(Stage("CARE", {"model": model}, {"opt": opt}, step, cfg.steps, rng=data.rng),
+                 ckpt / "care.pt", deadline_after(cfg.minutes), progress=progress)
     card = {"train_config": asdict(cfg), "seed": cfg.seed, "steps_done": len(losses),
             "train_minutes": (time.monotonic() - t0) / 60,
             "degradation": [asdict(d) for d in data.pairs.degradations],
             "training_data": [str(s.path) for s in stacks],
             "loss_first_10": float(np.mean(losses[:10])) if losses else None,
             "loss_last_10": float(np.mean(losses[-10:])) if losses else None}
-    return save_model(model.eval(), out, "care", card, overwrite)
+    return save_model(model.eval(), out, "care", card, overwrite=True)
 
 
 def load_care(folder: str | Path, dev: str | torch.device = "cpu") -> tuple[CAREUNet, dict]:
-    return load_model(folder, "care", lambda c: CAREUNet(CAREConfig(**c)), dev)
+    return load_model(folder, "care", lambda c: CAREUNet(from_dict(CAREConfig, c)), dev)

@@ -21,13 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from ..checkpoint import device, load_model, save_model
+from ..checkpoint import device, from_dict, load_model, save_model
 from ..degrade import Degradation, synthesize_axial
+from ..errors import IsonbError
 from ..io import Stack
+from ..loop import Stage, checkpoint_folder, deadline_after, descend, fit
 from ..models.gan import GANConfig as SelfNetConfig
 from ..models.gan import ResnetGenerator, init_normal, lsgan, patch_discriminator
+from ..patches import TrainingData, prepare
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -70,6 +72,12 @@ class ImagePool:
                 out.append(img)
         return torch.cat(out)
 
+    def state_dict(self) -> dict:
+        return {"images": list(self.images)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.images = list(state["images"])
+
 
 @dataclass
 class SelfNetTrainConfig:
@@ -85,87 +93,98 @@ class SelfNetTrainConfig:
 
 def train_selfnet(stacks: list[Stack], out: str | Path, cfg: SelfNetTrainConfig | None = None,
                   overwrite: bool = False, progress: bool = True) -> Path:
-    """Train Self-Net on `stacks` (unpaired xy and xz patches); writes the deblurring net."""
-    from ..train import prepare
-
+    """Train Self-Net on `stacks` (unpaired xy and xz patches); writes the deblurring net.
+    Checkpointed and resumable as every isonb training is (`loop.fit`)."""
     cfg = cfg or SelfNetTrainConfig()
+    ckpt = checkpoint_folder(out, cfg, overwrite)
     torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    data = prepare(stacks, cfg, rng)
+    data = prepare(stacks, cfg.patch, cfg.n_patches, cfg.seed)
     if len(data.axial) == 0:
-        raise ValueError("Self-Net needs axial patches: the resliced stacks are thinner than "
+        raise IsonbError("Self-Net needs axial patches: the resliced stacks are thinner than "
                          f"the {cfg.patch}-px patch. Fix: pass a smaller --patch")
-    sampling = [Degradation(0.0, d.z_step, 0.0) for d in data.degradations]  # z-sampling only
     dev = device()
-    g_a, g_b, deblur = (ResnetGenerator(cfg.model).to(dev) for _ in range(3))
-    d_a, d_b = (patch_discriminator(cfg.model).to(dev) for _ in range(2))
-    for net in (g_a, g_b, deblur, d_a, d_b):
-        init_normal(net)
-    betas = (0.5, 0.999)
-    opt_g = torch.optim.Adam([*g_a.parameters(), *g_b.parameters()], cfg.lr, betas=betas)
-    opt_d = torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], cfg.lr, betas=betas)
-    opt_deblur = torch.optim.Adam(deblur.parameters(), cfg.lr, betas=betas)
-    pool_a, pool_b = ImagePool(50, rng), ImagePool(50, rng)
-
-    def draw() -> tuple[torch.Tensor, ...]:
-        idx = rng.integers(0, len(data.xy), cfg.batch)
-        xy = np.stack([np.ascontiguousarray(data.xy[i][::-1] if rng.random() < 0.5
-                                            else data.xy[i]) for i in idx])
-        xy_lr = np.stack([synthesize_axial(p, sampling[data.pairs.source[i]], rng)
-                          for p, i in zip(xy, idx)])
-        xz = data.axial[rng.integers(0, len(data.axial), cfg.batch)]
-        return tuple(torch.from_numpy(np.ascontiguousarray(a[:, None], np.float32)).to(dev)
-                     for a in (xy_lr, xz, xy))
-
-    epoch_len = max(1, cfg.steps // 60)  # the published 60 epochs, scaled to the budget
-    deadline = time.monotonic() + (cfg.minutes * 60 if cfg.minutes > 0 else float("inf"))
-    t0, losses = time.monotonic(), []
-    for it in tqdm(range(cfg.steps), desc="Self-Net", disable=not progress):
-        if time.monotonic() > deadline:
-            break
-        lr = cfg.lr * 0.5 ** ((it // epoch_len + 1) // 15)
-        for opt in (opt_g, opt_d, opt_deblur):
-            for group in opt.param_groups:
-                group["lr"] = lr
-        lambda_feedback = 0.1 if it >= epoch_len else 0.0
-        a, b, c = draw()
-        # degradation modelling: CycleGAN xy_lr <-> xz, plus feedback from the deblurring net
-        fake_b, fake_a = g_a(a), g_b(b)
-        rec_a, rec_b = g_b(fake_b), g_a(fake_a)
-        for p in [*d_a.parameters(), *d_b.parameters(), *deblur.parameters()]:
-            p.requires_grad_(False)
-        fake_c = deblur(fake_b)
-        loss_g = (0.1 * lsgan(d_a(fake_b), True) + 0.1 * lsgan(d_b(fake_a), True)
-                  + charbonnier(rec_a, a) + 0.1 * (1 - ssim(rec_a, a))
-                  + charbonnier(rec_b, b) + 0.1 * (1 - ssim(rec_b, b))
-                  + lambda_feedback * (charbonnier(fake_c, c) + 0.1 * (1 - ssim(fake_c, c))))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-        for p in [*d_a.parameters(), *d_b.parameters(), *deblur.parameters()]:
-            p.requires_grad_(True)
-        if (it + 1) % 2 == 0:
-            fb, fa = pool_b.query(fake_b), pool_a.query(fake_a)
-            loss_d = 0.1 * 0.5 * (lsgan(d_a(b), True) + lsgan(d_a(fb), False)
-                                  + lsgan(d_b(a), True) + lsgan(d_b(fa), False))
-            opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            opt_d.step()
-        # deblurring: fake xz -> xy
-        deblurred = deblur(g_a(a).detach())
-        loss_deblur = charbonnier(deblurred, c) + 0.1 * (1 - ssim(deblurred, c))
-        opt_deblur.zero_grad(set_to_none=True)
-        loss_deblur.backward()
-        opt_deblur.step()
-        losses.append(loss_deblur.item())
+    nets = dict(g_a=ResnetGenerator(cfg.model), g_b=ResnetGenerator(cfg.model),
+                deblur=ResnetGenerator(cfg.model), d_a=patch_discriminator(cfg.model),
+                d_b=patch_discriminator(cfg.model))
+    for net in nets.values():
+        init_normal(net.to(dev))
+    stage = selfnet_stage(nets, data, cfg, dev)
+    t0 = time.monotonic()
+    losses = fit(stage, ckpt / "selfnet.pt", deadline_after(cfg.minutes), progress=progress)
     card = {"train_config": asdict(cfg), "seed": cfg.seed, "steps_done": len(losses),
             "train_minutes": (time.monotonic() - t0) / 60,
             "training_data": [str(s.path) for s in stacks],
             "deblur_loss_first_10": float(np.mean(losses[:10])) if losses else None,
             "deblur_loss_last_10": float(np.mean(losses[-10:])) if losses else None}
-    return save_model(deblur.eval(), out, "selfnet", card, overwrite)
+    return save_model(nets["deblur"].eval(), out, "selfnet", card, overwrite=True)
+
+
+def selfnet_stage(nets: dict[str, torch.nn.Module], data: TrainingData,
+                  cfg: SelfNetTrainConfig, dev: torch.device) -> Stage:
+    """Self-Net's iteration as the authors schedule it: the CycleGAN's generators with the
+    deblurring net's feedback, the discriminators every second iteration (from image pools),
+    then the deblurring net; the learning rate halves every 15 of 60 scaled epochs."""
+    rng, betas = data.rng, (0.5, 0.999)
+    g_a, g_b, deblur, d_a, d_b = (nets[k] for k in ("g_a", "g_b", "deblur", "d_a", "d_b"))
+    opts = {"g": torch.optim.Adam([*g_a.parameters(), *g_b.parameters()], cfg.lr, betas=betas),
+            "d": torch.optim.Adam([*d_a.parameters(), *d_b.parameters()], cfg.lr, betas=betas),
+            "deblur": torch.optim.Adam(deblur.parameters(), cfg.lr, betas=betas)}
+    pools = {"a": ImagePool(50, rng), "b": ImagePool(50, rng)}
+    draw = _selfnet_batches(data, cfg.batch, dev)
+    epoch_len = max(1, cfg.steps // 60)  # the published 60 epochs, scaled to the budget
+    frozen = [*d_a.parameters(), *d_b.parameters(), *deblur.parameters()]
+
+    def step(it: int) -> float:
+        a, b, c = draw()
+        # degradation modelling: CycleGAN xy_lr <-> xz, plus feedback from the deblurring net
+        fake_b, fake_a = g_a(a), g_b(b)
+        rec_a, rec_b = g_b(fake_b), g_a(fake_a)
+        for p in frozen:
+            p.requires_grad_(False)
+        fake_c = deblur(fake_b)
+        feedback = 0.1 if it >= epoch_len else 0.0
+        descend(0.1 * lsgan(d_a(fake_b), True) + 0.1 * lsgan(d_b(fake_a), True)
+                + similarity(rec_a, a) + similarity(rec_b, b)
+                + feedback * similarity(fake_c, c), opts["g"])
+        for p in frozen:
+            p.requires_grad_(True)
+        if (it + 1) % 2 == 0:
+            fb, fa = pools["b"].query(fake_b), pools["a"].query(fake_a)
+            descend(0.1 * 0.5 * (lsgan(d_a(b), True) + lsgan(d_a(fb), False)
+                                 + lsgan(d_b(a), True) + lsgan(d_b(fa), False)), opts["d"])
+        # deblurring: fake xz -> xy
+        return descend(similarity(deblur(g_a(a).detach()), c), opts["deblur"])
+
+    return Stage("Self-Net", nets, opts, step, cfg.steps,
+                 lr=lambda it: cfg.lr * 0.5 ** ((it // epoch_len + 1) // 15), rng=rng,
+                 state=pools)
+
+
+def similarity(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Self-Net's image loss: Charbonnier + 0.1 (1 - SSIM)."""
+    return charbonnier(x, y) + 0.1 * (1 - ssim(x, y))
+
+
+def _selfnet_batches(data: TrainingData, batch: int, dev: torch.device):
+    """A function drawing (xy_lr, xz, xy) batches: xy patches (flipped along one axis at
+    random), the same made "xy_lr" by the z-sampling alone, and unpaired xz patches."""
+    rng = data.rng
+    sampling = [Degradation(0.0, d.z_step, 0.0) for d in data.degradations]  # z-sampling only
+
+    def draw() -> tuple[torch.Tensor, ...]:
+        idx = rng.integers(0, len(data.xy), batch)
+        xy = np.stack([np.ascontiguousarray(data.xy[i][::-1] if rng.random() < 0.5
+                                            else data.xy[i]) for i in idx])
+        xy_lr = np.stack([synthesize_axial(p, sampling[data.pairs.source[i]], rng)
+                          for p, i in zip(xy, idx)])
+        xz = data.axial[rng.integers(0, len(data.axial), batch)]
+        return tuple(torch.from_numpy(np.ascontiguousarray(a[:, None], np.float32)).to(dev)
+                     for a in (xy_lr, xz, xy))
+
+    return draw
 
 
 def load_selfnet(folder: str | Path, dev: str | torch.device = "cpu"
                  ) -> tuple[ResnetGenerator, dict]:
-    return load_model(folder, "selfnet", lambda c: ResnetGenerator(SelfNetConfig(**c)), dev)
+    return load_model(folder, "selfnet",
+                      lambda c: ResnetGenerator(from_dict(SelfNetConfig, c)), dev)

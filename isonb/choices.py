@@ -1,0 +1,12 @@
+"""The names a user chooses between, apart from the stages that implement them, so that the
+command line can list them without importing torch or scipy."""
+
+CLASSIC_METHODS = ("linear", "cubic", "rl")  # restoration without training
+NETWORKS = ("ldm", "care", "selfnet")  # trained per stack (or shipped, for the LDM)
+METHODS = (*CLASSIC_METHODS, *NETWORKS)
+DEVICES = ("auto", "cuda", "mps", "cpu")  # where networks run
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # their arithmetic (`checkpoint.autocast`)
+DIFFUSION = ("auto", "on", "off")  # whether the LDM's diffusion is sampled
+DEGRADATIONS = ("psf", "learned")  # how the LDM's training inputs are made
+STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta", "mixed")  # simulated
+PSF_MODELS = ("gaussian", "widefield", "confocal")

@@ -1,0 +1,72 @@
+"""Training data: patch pools, pairs, recorruption, and prepared sets that train reads."""
+
+import numpy as np
+import pytest
+
+from isonb import patches as P
+from isonb.cli import main
+from isonb.degrade import Degradation
+from isonb.patches import PairSampler
+from isonb.train import train
+
+
+def test_recorrupted_pairs_have_independent_noise_and_plain_pairs_do_not():
+    # pure-noise "xy patches" of the stack's noise level: every correlation is the noise's
+    rng = np.random.default_rng(3)
+    patches = rng.normal(0.0, 0.1, (50, 32, 32)).astype(np.float32)
+    deg = Degradation(sigma_axial=0.0, z_step=1.0, noise_std=0.1)
+    sampler = PairSampler(patches, [deg], np.zeros(50, int), rng)
+    x, y = sampler.draw(400)
+    assert np.corrcoef(x.ravel(), y.ravel())[0, 1] == pytest.approx(0.71, abs=0.03)
+    x, y = sampler.draw(400, recorrupt=0.5)
+    assert abs(np.corrcoef(x.ravel(), y.ravel())[0, 1]) < 0.02
+    assert y.std() == pytest.approx(0.1 * np.sqrt(5), rel=0.03)  # 1 + 1 / a^2 of the noise
+
+
+def test_split_holds_out_every_nth_patch():
+    patches = np.arange(25, dtype=np.float32)[:, None, None] * np.ones((1, 8, 8), np.float32)
+    sampler = PairSampler(patches, [Degradation(0.0, 1.0, 0.0)], np.zeros(25, int),
+                          np.random.default_rng(0))
+    held, rest = sampler.split(10)
+    assert sorted(held.patches[:, 0, 0]) == [0, 10, 20] and len(rest.patches) == 22
+    assert not set(held.patches[:, 0, 0]) & set(rest.patches[:, 0, 0])
+
+
+def test_non_square_fields_give_axial_patches_from_both_families(tmp_path, stack):
+    from isonb.io import read_stack, write_stack
+
+    _, case = stack
+    wide = read_stack(write_stack(tmp_path / "wide.tif", case.observed[:, 12:52, :],
+                                  case.voxel_size))
+    data = P.prepare([wide], patch=32, n_patches=120)
+    assert data.axial.shape[1:] == (32, 32) and len(data.axial) == len(data.xy)
+
+
+def test_training_reads_exactly_what_was_prepared(tmp_path, stack, tiny_config):
+    obs, _ = stack
+    cfg = tiny_config(6)
+    P.save(P.prepare([obs], cfg.patch, cfg.n_patches, cfg.seed), tmp_path / "set")
+    loaded = P.load(tmp_path / "set")
+    again = P.prepare([obs], cfg.patch, cfg.n_patches, cfg.seed)
+    assert np.array_equal(loaded.xy, again.xy) and np.array_equal(loaded.axial, again.axial)
+    assert loaded.degradations == again.degradations
+    assert loaded.rng.random() == again.rng.random()  # the generator where prepare left it
+    train([obs], tmp_path / "direct", cfg, progress=False)
+    train(P.load(tmp_path / "set"), tmp_path / "prepared", cfg, progress=False)
+    direct, prepared = ((tmp_path / f / "weights.safetensors").read_bytes()
+                        for f in ("direct", "prepared"))
+    assert direct == prepared
+
+
+def test_cli_prepare_then_train_on_the_prepared_set(tmp_path, stack, capsys):
+    obs, _ = stack
+    assert main(["prepare", str(obs.path), "--out", str(tmp_path / "set"), "--patch", "32",
+                 "--patches", "100"]) == 0
+    assert P.is_prepared(tmp_path / "set")
+    assert main(["prepare", str(obs.path), "--out", str(tmp_path / "set")]) == 2  # exists
+    assert "exists already" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "set"), "--out", str(tmp_path / "w"), "--quick",
+                 "--patch", "48"]) == 2
+    assert "prepared set" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "set"), str(obs.path), "--out",
+                 str(tmp_path / "w")]) == 2  # a prepared set is trained on alone
