@@ -2,10 +2,11 @@
 
 The pipeline, module by module: `io` (stacks and voxel sizes) -> `volume` (isotropic grid,
 planes, patches, tiling) -> `psf` and `simulate` (ground-truth cases) -> `degrade` (the
-degradation, estimated from the stack; optionally `learned_degradation`) -> `models`,
-`diffusion` and `ldm` (the latent diffusion model) -> `train` -> `baselines` and `restore`
+degradation, estimated from the stack; optionally `learned_degradation`) -> `patches` (the
+training data) -> `models`, `diffusion` and `ldm` (the latent diffusion model) -> `loop` and
+`train` (training; `checkpoint` saves, `devices` places) -> `baselines` and `restore`
 (methods; `chunked` runs it on dask) -> `metrics` (BENCHMARK.md scores) -> `notebook` (what
-the notebooks share) -> `viewer` -> `cli` (`python -m isonb`).
+the notebooks share) -> `viewer` -> `cli` (`python -m isonb`, its `choices`).
 """
 
 import os

@@ -5,7 +5,7 @@
   python -m isonb restore my_stack.tif restored.tif     # the shipped model
   python -m isonb train my_stack.tif --out my_model --quick
   python -m isonb restore my_stack.tif restored.tif --weights my_model
-  python -m isonb evaluate restored.tif [gt.tif]
+  python -m isonb evaluate restored.tif [--ground-truth gt.tif]
 
 Bad input stops with one line that names the file and the fix (exit status 2); anything
 else is a bug in isonb and shows its traceback.
@@ -140,6 +140,8 @@ def cmd_restore(a: argparse.Namespace) -> int:
     from .io import read_image, write_stack
     from .restore import restore_axial_images
 
+    if _is_folder(a.input):
+        return _restore_folder(a)
     _check_outputs(a, a.output, a.uncertainty)
     if a.uncertainty and a.diffusion == "off":
         raise IsonbError("--uncertainty needs the diffusion's samples. Fix: drop --diffusion off")
@@ -158,6 +160,31 @@ def cmd_restore(a: argparse.Namespace) -> int:
     else:
         shape = _restore_stack(a)
     print(f"{a.method}: {a.input} -> {a.output} {shape} in {time.perf_counter() - t:.1f} s")
+    return 0
+
+
+def _is_folder(path: str) -> bool:
+    """A folder of stacks (an OME-Zarr store is a folder too, but one stack)."""
+    return Path(path).is_dir() and not path.rstrip("/").lower().endswith(".zarr")
+
+
+def _restore_folder(a: argparse.Namespace) -> int:
+    """Every stack of the input folder restored into the output folder, same file names (the
+    spreads into the --uncertainty folder)."""
+    from .io import find_stacks
+
+    paths = find_stacks(a.input)
+    if Path(a.output).suffix:
+        raise IsonbError(f"{a.input}: is a folder, so the output is one too. Fix: give a "
+                         "folder for the restored stacks (and for --uncertainty)")
+    for path in paths:
+        out = Path(a.output) / path.name
+        spread = Path(a.uncertainty) / path.name if a.uncertainty else None
+        _check_outputs(a, out, spread)
+    for path in paths:
+        spread = str(Path(a.uncertainty) / path.name) if a.uncertainty else None
+        cmd_restore(argparse.Namespace(**{**vars(a), "input": str(path), "output": str(
+            Path(a.output) / path.name), "uncertainty": spread}))
     return 0
 
 
@@ -311,18 +338,21 @@ def _check_prepared(a: argparse.Namespace, folder: str) -> None:
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from . import metrics
-    from .io import read_stack
+    from .io import find_stacks, read_stack
 
-    pred = read_stack(a.prediction).data
-    if a.ground_truth:
-        scores = metrics.evaluate(pred, read_stack(a.ground_truth).data)
-    else:
-        scores = metrics.no_reference(pred)
+    paths = [p for x in a.predictions for p in (find_stacks(x) if _is_folder(x) else [x])]
+    gt = read_stack(a.ground_truth).data if a.ground_truth else None
+    rows = []
+    for path in paths:
+        pred = read_stack(path).data
+        scores = metrics.evaluate(pred, gt) if gt is not None else metrics.no_reference(pred)
+        rows.append({"method": Path(path).stem, **scores})
+    if a.csv:
+        print(f"-> {metrics.write_csv(rows, a.csv)}", file=sys.stderr)
     if a.json:
-        print(json.dumps(scores, indent=2))
+        print(json.dumps(rows[0] if len(rows) == 1 else rows, indent=2))
     else:
-        for k, v in scores.items():
-            print(f"{k:>17s}  {v:.4f}")
+        print(metrics.markdown_table(rows, tuple(k for k in rows[0] if k != "method")))
     return 0
 
 
@@ -462,12 +492,13 @@ def _restore_parser(sub) -> argparse.ArgumentParser:
               "  python -m isonb restore my_stack.tif restored.tif --weights my_model "
               "--uncertainty spread.tif\n"
               "  python -m isonb restore my_stack.czi restored.zarr --channel all\n"
+              "  python -m isonb restore stacks/ restored/ --weights my_model   # a folder\n"
               "  python -m isonb restore sim/observed.tif rl.tif --method rl --psf sim/psf.tif",
               cmd_restore)
     p.add_argument("input", help="the anisotropic stack (.tif, or .czi, .lif, .nd2, .zarr "
-                                 "with the formats extra)")
+                                 "with the formats extra), or a folder of .tif stacks")
     p.add_argument("output", help="the restored stack: .tif (ImageJ, voxel size kept) or "
-                                  ".zarr (OME-Zarr)")
+                                  ".zarr (OME-Zarr); a folder for a folder")
     p.add_argument("--method", default="ldm", choices=METHODS,
                    help="ldm (isonb, with the shipped weights unless --weights), cubic or "
                         "linear interpolation, rl (Richardson-Lucy), care, selfnet")
@@ -511,14 +542,17 @@ def _restore_parser(sub) -> argparse.ArgumentParser:
 
 
 def _evaluate_parser(sub) -> None:
-    p = _verb(sub, "evaluate", "score a restoration: BENCHMARK.md metrics against ground "
-                               "truth, or the no-reference isotropy figures without it",
-              "  python -m isonb evaluate restored.tif sim/gt.tif --json\n"
+    p = _verb(sub, "evaluate", "score restorations: the benchmark's metrics against a ground "
+                               "truth, or the no-reference isotropy figures without one",
+              "  python -m isonb evaluate restored.tif --ground-truth sim/gt.tif --json\n"
+              "  python -m isonb evaluate restored/ --ground-truth sim/gt.tif --csv scores.csv\n"
               "  python -m isonb evaluate restored.tif", cmd_evaluate)
-    p.add_argument("prediction", help="a restored stack on the isotropic grid")
-    p.add_argument("ground_truth", nargs="?",
-                   help="its ground truth; without it, only the no-reference figures")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("predictions", nargs="+",
+                   help="restored stacks on the isotropic grid, or folders of them")
+    p.add_argument("--ground-truth", help="the ground truth; without it, only the "
+                                          "no-reference figures")
+    p.add_argument("--csv", help="also write the table here, as CSV")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _demo_parser(sub) -> None:

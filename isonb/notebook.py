@@ -56,11 +56,17 @@ def report_device() -> str:
 def stack_manifest(work: Path, data_dir: str | None = None, voxel_size=None,
                    channel: int | None = None, rebuild: bool = False) -> dict:
     """The stacks to work on (manifest.json): the user's folder of stacks, or the embedded
-    default with its ground truth and PSF. Read when an earlier notebook wrote it and
-    `rebuild` is off; made (and written) otherwise."""
+    default with its ground truth and PSF. Read when an earlier notebook wrote it for the
+    same data parameters and `rebuild` is off; made (and written) otherwise."""
     path = work / "manifest.json"
+    asked = {"data_dir": None if data_dir is None else str(data_dir),
+             "voxel_size": None if voxel_size is None else list(voxel_size), "channel": channel}
     if path.exists() and not rebuild:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
+        if {k: manifest.get(k) for k in asked} == asked:
+            return manifest
+        print("the data parameters differ from those of the stack list in the working "
+              "folder: making it anew")
     if data_dir is None:
         from .data import default_dataset
 
@@ -71,7 +77,7 @@ def stack_manifest(work: Path, data_dir: str | None = None, voxel_size=None,
     else:
         paths = [str(p) for p in find_stacks(data_dir)]
         manifest = {"stacks": paths, "test": paths, "ground_truth": {}, "psf": {}}
-    manifest.update(voxel_size=voxel_size, channel=channel)
+    manifest.update(asked)
     path.write_text(json.dumps(manifest, indent=2))
     return manifest
 
@@ -140,3 +146,37 @@ def restorations(work: Path, manifest: dict, samples: int = 2, steps: int = 4,
         return json.loads(path.read_text())
     print("no restored.json from 03_inference in this working folder: restoring now")
     return restore_stacks(work, manifest, trained_models(work), samples, steps, seed)
+
+
+def score_restorations(manifest: dict, restored: dict[str, dict[str, str]],
+                       extra: dict[str, str] | None = None) -> tuple[list[dict], dict]:
+    """Score every test stack's restorations: cubic interpolation, Richardson-Lucy with the
+    true PSF (simulated stacks), every model's restoration and `extra` ones (name -> .tif).
+
+    Returns (rows: the benchmark's metrics where there is ground truth and the no-reference
+    figures always, one row per stack and method; stack -> (volumes, ground truth or None,
+    voxel size)).
+    """
+    from . import metrics
+    from .baselines import LABELS, interpolate, richardson_lucy
+    from .io import read_image
+
+    names = {"ldm": "ours (isonb LDM)", **{m: f"{n} (same budget)" for m, n in LABELS.items()}}
+    rows, results = [], {}
+    for p in manifest["test"]:
+        s = read_stack(p, voxel_size=manifest["voxel_size"], channel=manifest["channel"])
+        vols = {"input (cubic)": interpolate(s.data, s.voxel_size)}
+        if p in manifest["psf"]:
+            vols["Richardson-Lucy (true PSF)"] = richardson_lucy(
+                s.data, s.voxel_size, read_image(manifest["psf"][p]))
+        ordered = sorted(restored[p].items(), key=lambda mf: mf[0] == "ldm")  # isonb last
+        vols.update({names[m]: read_stack(f).data for m, f in ordered})
+        vols.update({name: read_stack(f).data for name, f in (extra or {}).items()})
+        gt = read_stack(manifest["ground_truth"][p]).data if p in manifest["ground_truth"] \
+            else None
+        for method, vol in vols.items():
+            scores = metrics.evaluate(vol, gt) if gt is not None else {}
+            rows.append({"stack": Path(p).parent.name, "method": method, **scores,
+                         **metrics.no_reference(vol)})
+        results[p] = (vols, gt, s.voxel_size)
+    return rows, results

@@ -20,8 +20,9 @@ from tqdm.auto import tqdm
 
 from . import degrade
 from .baselines import interpolate, richardson_lucy
-from .checkpoint import autocast, resolve_device, to_numpy
+from .checkpoint import to_numpy
 from .choices import DIFFUSION, METHODS, NETWORKS
+from .devices import autocast, resolve_device
 from .errors import IsonbError
 from .io import VoxelSize
 from .ldm import LDM, pad_to
@@ -117,7 +118,7 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     network's grid, so tiles give the whole image's result (see `volume.halo_tiles`).
     When the images are a window of wider slices (a block of a chunked volume), `origin`
     (a multiple of the network's multiple) and `width` say where, so that the window gets
-    the whole slices' noise. `precision`: see `checkpoint.autocast` (fp16 on a CUDA GPU).
+    the whole slices' noise. `precision`: see `devices.autocast` (fp16 on a CUDA GPU).
     """
     dev = next(model.parameters()).device
     n, h, w = images.shape
@@ -276,7 +277,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     "auto" skips sampling when no uncertainty is asked for and, measured on a few slices,
     its correction is below 0.1 % of the intensity range. The spread is the samples'
     per-voxel standard deviation (before refocusing), None when not computed. `precision`:
-    see `checkpoint.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
+    see `devices.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
     """
     dz, _, dx = voxel_size
     nz, ny, nx = observed.shape

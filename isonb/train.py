@@ -28,8 +28,8 @@ import torch
 
 from . import ldm as ldm_lib
 from . import patches
-from .checkpoint import device
 from .choices import DEGRADATIONS
+from .devices import device
 from .diffusion import v_loss
 from .errors import IsonbError
 from .io import Stack

@@ -29,9 +29,34 @@ def test_simulate_restore_evaluate(tmp_path, capsys):
     assert restored.data.shape == read_stack(sim / "gt.tif").data.shape
     assert restored.voxel_size == pytest.approx((0.1, 0.1, 0.1))
     capsys.readouterr()
-    assert main(["evaluate", str(out), str(sim / "gt.tif"), "--json"]) == 0
+    assert main(["evaluate", str(out), "--ground-truth", str(sim / "gt.tif"), "--json"]) == 0
     scores = json.loads(capsys.readouterr().out)
-    assert set(scores) == {"ssim", "psnr", "mse", "coc", "ssim_xy"} and scores["coc"] > 0.8
+    assert set(scores) == {"method", "ssim", "psnr", "mse", "coc", "ssim_xy"}
+    assert scores["coc"] > 0.8
+
+
+def test_restore_and_evaluate_a_folder_into_one_table(tmp_path, capsys):
+    sim = tmp_path / "sim"
+    assert main(["simulate", str(sim), "--shape", "25", "48", "48", "--seed", "4"]) == 0
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    for name in ("a.tif", "b.tif"):
+        (stacks / name).write_bytes((sim / "observed.tif").read_bytes())
+    assert main(["restore", str(stacks), str(tmp_path / "out.tif"), "--method", "cubic"]) == 2
+    assert main(["restore", str(stacks), str(tmp_path / "out"), "--method", "cubic"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.tif", "b.tif"]
+    assert main(["restore", str(sim / "observed.tif"), str(tmp_path / "out" / "rl.tif"),
+                 "--method", "rl", "--psf", str(sim / "psf.tif")]) == 0
+    capsys.readouterr()
+    csv = tmp_path / "scores.csv"
+    assert main(["evaluate", str(tmp_path / "out"), "--ground-truth", str(sim / "gt.tif"),
+                 "--csv", str(csv)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("| method | ssim | psnr |") and len(table) == 2 + 3
+    rows = {r.split(",")[0]: float(r.split(",")[1]) for r in csv.read_text().splitlines()[1:]}
+    assert rows["a"] == rows["b"] < rows["rl"]  # same stack, same score; RL ahead of cubic
+    assert main(["evaluate", str(tmp_path / "out" / "a.tif")]) == 0  # no ground truth
+    assert "fwhm_ratio" in capsys.readouterr().out
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys):

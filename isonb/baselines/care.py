@@ -19,8 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..checkpoint import device, from_dict, load_model, save_model
+from ..checkpoint import from_dict, load_model, save_model
 from ..degrade import Degradation
+from ..devices import device
 from ..io import Stack
 from ..loop import Stage, checkpoint_folder, deadline_after, descend, fit
 from ..patches import prepare

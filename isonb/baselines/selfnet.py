@@ -22,8 +22,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checkpoint import device, from_dict, load_model, save_model
+from ..checkpoint import from_dict, load_model, save_model
 from ..degrade import Degradation, synthesize_axial
+from ..devices import device
 from ..errors import IsonbError
 from ..io import Stack
 from ..loop import Stage, checkpoint_folder, deadline_after, descend, fit
