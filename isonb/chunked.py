@@ -3,9 +3,10 @@
 The stack is cut into lateral blocks (every block holds all of z). Each block is restored
 from itself plus a halo of its neighbours wide enough for the networks (`restore.HALO`,
 `restore.DIFFUSION_HALO`), on the same grid and with the same position-tied noise as the
-whole slices, so blocks give the in-memory result; refocusing, a lateral filter, is a
-second map with its own halo. Any dask scheduler runs it: threads on a laptop,
-`dask.distributed` on a cluster. Needs the `cluster` extra (dask[array], distributed, zarr).
+whole slices, so blocks give the in-memory result; fusing the two views and refocusing,
+lateral filters, are a second map with its own halo. Any dask scheduler runs it: threads on
+a laptop, `dask.distributed` on a cluster. Needs the `cluster` extra (dask[array],
+distributed, zarr).
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from . import degrade
 from .errors import IsonbError
 from .io import VoxelSize
 from .restore import DIFFUSION_HALO, HALO, load_network, restore_view, will_sample
-from .volume import denormalize, isotropic_depth, percentile_range
+from .volume import denormalize, fuse_views, isotropic_depth, percentile_range
 
-REFOCUS_HALO = 64  # px of neighbours the refocusing filter sees around each block
+FILTER_HALO = 64  # px of neighbours the fusion and refocusing filters see around each block
 SUMMARY_VOXELS = 2**26  # statistics (percentiles, band estimate) from at most this many voxels
 
 
@@ -44,7 +45,7 @@ def summary_region(shape: tuple[int, int, int]) -> tuple[slice, slice, slice]:
 def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: str = "ldm",
                  samples: int = 2, steps: int = 4, seed: int = 0, tile: int = 1024,
                  chunk: int = 512, diffusion: str = "auto", refocus: bool = True,
-                 device: str = "cpu"):
+                 device: str = "cpu", fusion: str = "average"):
     """A dask array (isotropic z, y, x), float32, of `observed` (a (z, y, x) dask or numpy
     array, e.g. `dask.array.from_zarr`) restored by the network in `weights`.
 
@@ -52,7 +53,8 @@ def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: s
     Nothing is computed until the result is (`.compute()`, `.to_zarr()`), except the
     statistics every block shares, measured on `summary_region`: the intensity percentiles,
     the band estimate refocusing uses and, with `diffusion="auto"`, the probe that decides
-    whether the diffusion is sampled (`restore.will_sample`).
+    whether the diffusion is sampled (`restore.will_sample`). `fusion`: see
+    `volume.fuse_views`.
     """
     import dask.array as da
 
@@ -75,16 +77,17 @@ def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: s
               tile=tile, diffusion=sampling)
     blocks = observed.astype(np.float32).rechunk((nz, block_sizes(ny, chunk, halo),
                                                   block_sizes(nx, chunk, halo)))
-    fused = da.map_overlap(_restore_block, blocks, depth={0: 0, 1: halo, 2: halo},
+    views = da.map_overlap(_restore_block, blocks, depth={0: 0, 1: halo, 2: halo},
                            boundary="none", trim=False, dtype=np.float32,
-                           chunks=((n_out,), blocks.chunks[1], blocks.chunks[2]), **kw)
+                           chunks=((2 * n_out,), blocks.chunks[1], blocks.chunks[2]), **kw)
     deg = degrade.estimate_degradation(summary, voxel_size) if refocus and method == "ldm" \
         else None
-    if deg is not None and len(deg.band_sigmas) >= 2:
-        fused = da.map_overlap(_refocus_block, fused, depth={0: 0, 1: REFOCUS_HALO,
-                                                             2: REFOCUS_HALO},
-                               boundary="none", trim=False, dtype=np.float32, deg=deg,
-                               full=(ny, nx))
+    deg = deg if deg is not None and len(deg.band_sigmas) >= 2 else None
+    depth = FILTER_HALO if deg is not None or fusion != "average" else 0
+    fused = da.map_overlap(_fuse_block, views, depth={0: 0, 1: depth, 2: depth},
+                           boundary="none", trim=False, dtype=np.float32,
+                           chunks=((n_out,), blocks.chunks[1], blocks.chunks[2]),
+                           fusion=fusion, deg=deg, halo=depth)
     return fused.map_blocks(denormalize, *limits, dtype=np.float32)
 
 
@@ -107,17 +110,21 @@ def _core(block_info: dict, halo: int) -> tuple[tuple[slice, slice], tuple[int, 
 def _restore_block(block: np.ndarray, block_info: dict, weights: str, method: str, device: str,
                    voxel_size: VoxelSize, limits: tuple[float, float], halo: int,
                    full: tuple[int, int], **kw) -> np.ndarray:
-    """The fused, normalised restoration (isotropic z, core y, core x) of one haloed block."""
+    """The normalised xz and yz restorations of one haloed block's core, one after the other
+    along z: (2 * isotropic z, core y, core x)."""
     (cy, cx), (oy, ox) = _core(block_info, halo)
     model = _network(weights, method, device)
     args = dict(limits=limits, voxel_size=voxel_size, model=model, progress=False, **kw)
     xz, _ = restore_view(block, "xz", cy, origin=ox, width=full[1], **args)  # (y, z, x)
     yz, _ = restore_view(block, "yz", cx, origin=oy, width=full[0], **args)  # (x, z, y)
-    return 0.5 * (xz[:, :, cx].transpose(1, 0, 2) + yz[:, :, cy].transpose(1, 2, 0))
+    return np.concatenate([xz[:, :, cx].transpose(1, 0, 2), yz[:, :, cy].transpose(1, 2, 0)])
 
 
-def _refocus_block(block: np.ndarray, block_info: dict, deg: degrade.Degradation,
-                   full: tuple[int, int]) -> np.ndarray:
-    """`degrade.refocus` of a haloed block of the fused volume, cropped to its core."""
-    (cy, cx), _ = _core(block_info, REFOCUS_HALO)
-    return degrade.refocus(block, deg)[:, cy, cx]
+def _fuse_block(block: np.ndarray, block_info: dict, fusion: str,
+                deg: degrade.Degradation | None, halo: int) -> np.ndarray:
+    """The two views of a haloed block fused (`volume.fuse_views`) and refocused when `deg`
+    is given (`degrade.refocus`), cropped to the block's core."""
+    (cy, cx), _ = _core(block_info, halo)
+    n = len(block) // 2
+    fused = fuse_views(block[:n], block[n:], fusion)
+    return (degrade.refocus(fused, deg) if deg is not None else fused)[:, cy, cx]

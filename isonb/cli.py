@@ -24,6 +24,7 @@ from .choices import (
     DEGRADATIONS,
     DEVICES,
     DIFFUSION,
+    FUSIONS,
     METHODS,
     NETWORKS,
     PRECISIONS,
@@ -120,7 +121,8 @@ def _load_model(a: argparse.Namespace):
 # restore's options that only some methods use: (options, methods that take them)
 _RESTORE_SCOPES = (
     (("weights", "device", "precision", "tile", "batch", "axial_slices"), NETWORKS),
-    (("samples", "steps", "seed", "diffusion", "uncertainty", "no_refocus"), ("ldm",)),
+    (("samples", "steps", "seed", "diffusion", "uncertainty", "no_refocus", "fusion"),
+     ("ldm",)),
     (("psf", "psf_fwhm", "iterations"), ("rl",)),
 )
 
@@ -241,7 +243,7 @@ def _slabs(a: argparse.Namespace, stack, model):
             stack.data, stack.voxel_size, model, samples=a.samples, steps=a.steps,
             seed=a.seed, batch=a.batch, tile=a.tile, refocus=not a.no_refocus,
             uncertainty=bool(a.uncertainty), diffusion=a.diffusion, scratch=a.scratch,
-            precision=a.precision):
+            precision=a.precision, fusion=a.fusion):
         yield planes, spread
 
 
@@ -527,6 +529,10 @@ def _restore_parser(sub) -> argparse.ArgumentParser:
                         "few slices, is below 0.1%% of the range and no --uncertainty is "
                         "asked for (auto)")
     p.add_argument("--uncertainty", help="LDM: also write its per-voxel spread here")
+    p.add_argument("--fusion", default="average", choices=FUSIONS,
+                   help="LDM: how the xz and yz restorations are combined: their mean, or "
+                        "each lateral frequency mostly from the view whose slices run along "
+                        "it (orientation; docs/RESULTS.md measures both)")
     p.add_argument("--no-refocus", action="store_true",
                    help="LDM: skip the last step that gives each lateral frequency band its "
                         "in-focus weight (matters for widefield stacks; 2D slices never get it)")

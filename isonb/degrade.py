@@ -13,7 +13,6 @@ rows, interpolated back and given the data's noise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -22,6 +21,7 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.optimize import isotonic_regression
 
 from .psf import FWHM_PER_SIGMA
+from .volume import filter_mirrored
 
 
 @dataclass
@@ -209,18 +209,6 @@ def estimate_degradation(observed: np.ndarray, voxel_size: tuple[float, float, f
     freqs, sigmas = estimate_axial_bands(observed, dz, dx, noise)
     return Degradation(sigma_axial=sigma_um / dx, z_step=dz / dx, noise_std=noise,
                        band_freqs=freqs, band_sigmas=sigmas)
-
-
-def filter_mirrored(x: np.ndarray, pad: tuple[int, int],
-                    transfer: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """Filter the last two axes of `x` by transfer(k0, k1) (frequencies in cycles/px) in the
-    Fourier domain, mirror-padded by `pad` px so that the filter does not wrap around."""
-    p0, p1 = pad
-    padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p0, p0), (p1, p1)], mode="symmetric")
-    k0 = np.fft.fftfreq(padded.shape[-2])[:, None]
-    k1 = np.fft.rfftfreq(padded.shape[-1])[None, :]
-    out = np.fft.irfft2(np.fft.rfft2(padded) * transfer(k0, k1), s=padded.shape[-2:])
-    return out[..., p0:p0 + x.shape[-2], p1:p1 + x.shape[-1]].astype(np.float32)
 
 
 def blur_axial_by_band(img: np.ndarray, freqs: tuple[float, ...], sigmas: tuple[float, ...]

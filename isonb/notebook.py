@@ -124,7 +124,8 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
         net = load_network(folder, method)
         for s in read_stacks(manifest, "test"):
             t = time.perf_counter()
-            vol, spread = restore_network(s.data, s.voxel_size, net, samples, steps, seed)
+            vol, spread = restore_network(s.data, s.voxel_size, net, samples=samples,
+                                          steps=steps, seed=seed)
             name = f"{s.path.parent.name}_{s.path.stem}_{method}"
             iso = (s.voxel_size[2],) * 3
             out = write_stack(work / "restored" / f"{name}.tif", vol, iso, overwrite=True)

@@ -2,8 +2,8 @@
 
 Trained networks (the LDM, CARE-iso, Self-Net) restore every xz and every yz slice of the
 cubic-resliced stack (tiled with overlaps when a slice is large, batched), and the two
-families are fused by averaging; the LDM's volume is then refocused (each lateral band
-given its in-focus weight, see `degrade.refocus`).
+families are fused (averaged, or by orientation: `volume.fuse_views`); the LDM's volume is
+then refocused (each lateral band given its in-focus weight, see `degrade.refocus`).
 The same latent noise is used for every slice, so neighbouring slices stay consistent.
 """
 
@@ -28,6 +28,7 @@ from .io import VoxelSize
 from .ldm import LDM, pad_to
 from .volume import (
     denormalize,
+    fuse_views,
     isotropic_depth,
     iter_halo_tiles,
     normalize,
@@ -236,22 +237,17 @@ DIFFUSION_NEGLIGIBLE = 1e-3  # "auto": sampling is skipped below this RMS correc
 
 
 def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn.Module,
-                    samples: int = 2, steps: int = 4, seed: int = 0, batch: int | None = None,
-                    progress: bool = True, refocus: bool = True, tile: int = 1024,
-                    uncertainty: bool = True, diffusion: str = "on",
-                    scratch: str | Path | None = None, precision: str = "auto"
-                    ) -> tuple[np.ndarray, np.ndarray | None]:
+                    **kw) -> tuple[np.ndarray, np.ndarray | None]:
     """Restore a stack with a trained network: (volume, spread) on the isotropic grid.
 
-    Holds the whole volume in memory; `restore_network_slabs` (same arguments) streams it.
-    The spread is None where it was not computed (not asked for, or nothing sampled).
+    Holds the whole volume in memory; `restore_network_slabs` (same keyword arguments)
+    streams it. The spread is None where it was not computed (not asked for, or nothing
+    sampled).
     """
     nz, ny, nx = observed.shape
     vol = np.empty((isotropic_depth(nz, voxel_size[0], voxel_size[2]), ny, nx), np.float32)
     spread: np.ndarray | None = None
-    for z0, v, u in restore_network_slabs(observed, voxel_size, model, samples, steps, seed,
-                                          batch, progress, refocus, tile, uncertainty,
-                                          diffusion, scratch, precision=precision):
+    for z0, v, u in restore_network_slabs(observed, voxel_size, model, **kw):
         vol[z0:z0 + len(v)] = v
         if u is not None:
             spread = np.empty(vol.shape, np.float32) if spread is None else spread
@@ -264,13 +260,14 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                           batch: int | None = None, progress: bool = True,
                           refocus: bool = True, tile: int = 1024, uncertainty: bool = True,
                           diffusion: str = "on", scratch: str | Path | None = None,
-                          slab: int = 16, precision: str = "auto"
+                          slab: int = 16, precision: str = "auto", fusion: str = "average"
                           ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """Restore a stack with a trained network, yielding (z0, planes, spread planes) in order.
 
     The stack is percentile-normalised and cubic-resliced a block of slices at a time; xz
     and yz slices are restored separately (kept in memory, or in scratch files in `scratch`
-    when large) and averaged `slab` output planes at a time. With `refocus`, the LDM's planes
+    when large) and fused `slab` output planes at a time (`volume.fuse_views`: "average" or
+    "orientation"). With `refocus`, the LDM's planes
     get each lateral frequency band's in-focus weight back (`degrade.refocus`, from the
     stack's own band estimate); the reference networks stay as their papers describe them.
     `diffusion`: "on" samples the LDM's diffusion, "off" uses its regression estimate alone,
@@ -317,8 +314,8 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
             model, LDM) else None
         for z0 in range(0, n_out, slab):
             z1 = min(z0 + slab, n_out)
-            fused = 0.5 * (means["xz"][:, z0:z1].transpose(1, 0, 2)
-                           + means["yz"][:, z0:z1].transpose(1, 2, 0))
+            fused = fuse_views(means["xz"][:, z0:z1].transpose(1, 0, 2),
+                               means["yz"][:, z0:z1].transpose(1, 2, 0), fusion)
             if deg is not None:
                 fused = degrade.refocus(fused, deg)
             spread = None

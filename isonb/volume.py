@@ -7,13 +7,14 @@ Conventions: volumes are (z, y, x); an axial slice is a 2D image with z as its f
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy.interpolate import make_interp_spline
 from scipy.ndimage import maximum_filter, uniform_filter
 from skimage.util import view_as_windows
 
+from .choices import FUSIONS
 from .errors import IsonbError
 
 # --- intensities -------------------------------------------------------------------------
@@ -83,6 +84,48 @@ def xz_planes(vol: np.ndarray) -> np.ndarray:
 def yz_planes(vol: np.ndarray) -> np.ndarray:
     """(z, y, x) -> stack of yz planes (x, z, y); each plane has z as its first axis."""
     return vol.transpose(2, 0, 1)
+
+
+# --- the two views fused -----------------------------------------------------------------
+
+FUSION_SCALE = 32  # px: structures wider than this are averaged in an orientation fusion
+
+
+def filter_mirrored(x: np.ndarray, pad: tuple[int, int],
+                    transfer: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """Filter the last two axes of `x` by transfer(k0, k1) (frequencies in cycles/px) in the
+    Fourier domain, mirror-padded by `pad` px so that the filter does not wrap around."""
+    p0, p1 = pad
+    padded = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p0, p0), (p1, p1)], mode="symmetric")
+    k0 = np.fft.fftfreq(padded.shape[-2])[:, None]
+    k1 = np.fft.rfftfreq(padded.shape[-1])[None, :]
+    out = np.fft.irfft2(np.fft.rfft2(padded) * transfer(k0, k1), s=padded.shape[-2:])
+    return out[..., p0:p0 + x.shape[-2], p1:p1 + x.shape[-1]].astype(np.float32)
+
+
+def xz_share(ky: np.ndarray, kx: np.ndarray) -> np.ndarray:
+    """Share of the xz-restored view at each lateral frequency in an orientation fusion:
+    cos^2 of its angle to the x axis, eased to 1/2 below 1/FUSION_SCALE cycles/px, which
+    keeps the filter's kernel local (it decays as exp(-2 pi r / FUSION_SCALE))."""
+    k2 = ky**2 + kx**2
+    return 0.5 + (kx**2 - ky**2) / (2 * (k2 + FUSION_SCALE**-2))
+
+
+def fuse_views(xz: np.ndarray, yz: np.ndarray, fusion: str = "average") -> np.ndarray:
+    """One volume from the xz- and yz-restored ones, both (z, y, x).
+
+    "average": their mean. "orientation": each lateral frequency mostly from the view whose
+    slices run along it (`xz_share`): slices are restored one by one, so a view is
+    consistent along its slices and not across them (Fourier filter on xy planes,
+    mirror-padded).
+    """
+    mean = 0.5 * (xz + yz)
+    if fusion == "average":
+        return mean
+    if fusion not in FUSIONS:
+        raise IsonbError(f"fusion={fusion!r}; Fix: choose one of {', '.join(FUSIONS)}")
+    return mean + filter_mirrored(xz - yz, (FUSION_SCALE, FUSION_SCALE),
+                                  lambda ky, kx: xz_share(ky, kx) - 0.5)
 
 
 # --- patches ---------------------------------------------------------------------------------
