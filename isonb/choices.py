@@ -11,3 +11,4 @@ FUSIONS = ("average", "orientation")  # how the xz and yz restorations are combi
 DEGRADATIONS = ("psf", "learned")  # how the LDM's training inputs are made
 STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta", "mixed")  # simulated
 PSF_MODELS = ("gaussian", "widefield", "confocal")
+UNCERTAINTY_SAMPLES = 4  # samples per slice, with noise of their own, for the uncertainty map

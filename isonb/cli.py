@@ -30,6 +30,7 @@ from .choices import (
     PRECISIONS,
     PSF_MODELS,
     STRUCTURES,
+    UNCERTAINTY_SAMPLES,
 )
 from .errors import IsonbError
 
@@ -121,7 +122,8 @@ def _load_model(a: argparse.Namespace):
 # restore's options that only some methods use: (options, methods that take them)
 _RESTORE_SCOPES = (
     (("weights", "device", "precision", "tile", "batch", "axial_slices"), NETWORKS),
-    (("samples", "steps", "seed", "diffusion", "uncertainty", "no_refocus", "fusion"),
+    (("samples", "steps", "seed", "diffusion", "uncertainty", "uncertainty_samples",
+      "no_refocus", "fusion"),
      ("ldm",)),
     (("psf", "psf_fwhm", "iterations"), ("rl",)),
 )
@@ -154,7 +156,8 @@ def cmd_restore(a: argparse.Namespace) -> int:
             raise IsonbError(f"{a.input}: expected a 2D axial image or a stack of them, got "
                              f"shape {images.shape}. Fix: save each axial slice as (z, x)")
         result, spread = restore_axial_images(images, _load_model(a), samples=a.samples,
-                                              steps=a.steps, seed=a.seed)
+                                              steps=a.steps, seed=a.seed,
+                                              uncertainty_samples=a.uncertainty_samples)
         write_stack(a.output, result, None, overwrite=a.overwrite)
         if a.uncertainty:
             write_stack(a.uncertainty, spread, None, overwrite=a.overwrite)
@@ -243,7 +246,8 @@ def _slabs(a: argparse.Namespace, stack, model):
             stack.data, stack.voxel_size, model, samples=a.samples, steps=a.steps,
             seed=a.seed, batch=a.batch, tile=a.tile, refocus=not a.no_refocus,
             uncertainty=bool(a.uncertainty), diffusion=a.diffusion, scratch=a.scratch,
-            precision=a.precision, fusion=a.fusion):
+            precision=a.precision, fusion=a.fusion,
+            uncertainty_samples=a.uncertainty_samples):
         yield planes, spread
 
 
@@ -528,7 +532,11 @@ def _restore_parser(sub) -> argparse.ArgumentParser:
                         "alone (off), or skip sampling when its correction, measured on a "
                         "few slices, is below 0.1%% of the range and no --uncertainty is "
                         "asked for (auto)")
-    p.add_argument("--uncertainty", help="LDM: also write its per-voxel spread here")
+    p.add_argument("--uncertainty", help="LDM: also write its per-voxel spread here (one "
+                                         "standard deviation, calibrated on the stack's own "
+                                         "synthetic pairs; it costs about 2x the restoration)")
+    p.add_argument("--uncertainty-samples", type=int, default=UNCERTAINTY_SAMPLES,
+                   help="LDM: samples per slice, with noise of their own, for --uncertainty")
     p.add_argument("--fusion", default="average", choices=FUSIONS,
                    help="LDM: how the xz and yz restorations are combined: their mean, or "
                         "each lateral frequency mostly from the view whose slices run along "

@@ -10,7 +10,8 @@ Restoring one axial image x (z first, normalised, on the isotropic grid):
                                                  x_hat + w * (mean_k x_k - D(E(x_hat)))
 The refine weight w is fitted after training on held-out synthetic pairs (least squares,
 no ground truth): it is how much of the diffusion's correction helps on average. The
-uncertainty is the spread of the samples x_k.
+uncertainty map is the spread of further samples x_k, each slice with noise of its own
+(`isonb.uncertainty`).
 """
 
 from __future__ import annotations
@@ -67,17 +68,23 @@ class LDM(torch.nn.Module):
         z_hat = self.autoencoder.encode(x_hat)
         return z_hat, torch.cat([z_hat, self.autoencoder.encode(x)], 1)
 
+    def _decode_samples(self, z_hat: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor,
+                        steps: int) -> torch.Tensor:
+        """Decoded samples (K, B, 1, H, W), one per noise in `noise` (K, [B,] C, h, w)."""
+        out = []
+        for eps in noise:
+            r = ddim_sample(self.denoiser, cond, eps.expand(z_hat.shape[0], -1, -1, -1), steps)
+            out.append(self.autoencoder.decode(z_hat + r * self.residual_scale))
+        return torch.stack(out)
+
     @torch.no_grad()
     def samples(self, x: torch.Tensor, noise: torch.Tensor, steps: int
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(x_hat, D(E(x_hat)), decoded samples (K, B, 1, H, W)) for a batch (B, 1, H, W)."""
         x_hat = self.estimate(x)
         z_hat, cond = self.condition(x, x_hat)
-        out = []
-        for eps in noise:
-            r = ddim_sample(self.denoiser, cond, eps.expand(x.shape[0], -1, -1, -1), steps)
-            out.append(self.autoencoder.decode(z_hat + r * self.residual_scale))
-        return x_hat, self.autoencoder.decode(z_hat), torch.stack(out)
+        return x_hat, self.autoencoder.decode(z_hat), self._decode_samples(z_hat, cond, noise,
+                                                                           steps)
 
     @torch.no_grad()
     def restore(self, x: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
@@ -85,11 +92,25 @@ class LDM(torch.nn.Module):
 
         Their mean is x_hat + w * (mean_k x_k - D(E(x_hat))), their spread that of the x_k.
         `noise` is (K, C, H/4, W/4), shared by every image of the batch, so neighbouring
-        slices restored with the same noise stay consistent (no stripes).
+        slices restored with the same noise stay consistent (no stripes); (K, B, C, H/4, W/4)
+        gives each image noise of its own.
         """
-        x_hat, base, xk = self.samples(x, noise, steps)
-        mean = xk.mean(0)
-        return x_hat + self.refine_weight * (mean - base) + (xk - mean)
+        return self.restore_groups(x, [noise], steps)[0]
+
+    @torch.no_grad()
+    def restore_groups(self, x: torch.Tensor, noises: list[torch.Tensor], steps: int
+                       ) -> list[torch.Tensor]:
+        """`restore` for several groups of noise, sharing x_hat and its latents: one
+        (K_g, B, 1, H, W) per group, each group's mean refined by its own samples."""
+        x_hat = self.estimate(x)
+        z_hat, cond = self.condition(x, x_hat)
+        base = self.autoencoder.decode(z_hat)
+        out = []
+        for noise in noises:
+            xk = self._decode_samples(z_hat, cond, noise, steps)
+            mean = xk.mean(0)
+            out.append(x_hat + self.refine_weight * (mean - base) + (xk - mean))
+        return out
 
 
 def pad_to(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:

@@ -143,22 +143,73 @@ def no_reference(vol: np.ndarray) -> dict[str, float]:
     return {"fwhm_ratio": fwhm_ratio(vol), "spectral_ratio": spectral_ratio(vol)}
 
 
-def axis_power_share(vol: np.ndarray) -> float:
+def periodic_component(planes: np.ndarray) -> np.ndarray:
+    """The periodic part of each 2D image (last two axes; Moisan 2011, periodic plus smooth
+    decomposition): the image less the smooth field whose Laplacian is its border jumps,
+    so that a Fourier transform sees no cross of power from the wrap-around edges."""
+    x = np.asarray(planes, dtype=np.float64)
+    jumps = np.zeros_like(x)
+    rows, cols = x[..., -1, :] - x[..., 0, :], x[..., :, -1] - x[..., :, 0]
+    jumps[..., 0, :] += rows
+    jumps[..., -1, :] -= rows
+    jumps[..., :, 0] += cols
+    jumps[..., :, -1] -= cols
+    m, n = x.shape[-2:]
+    laplacian = (2 * np.cos(2 * np.pi * np.arange(m) / m)[:, None]
+                 + 2 * np.cos(2 * np.pi * np.arange(n) / n)[None, :] - 4)
+    laplacian[0, 0] = 1.0
+    smooth = np.fft.fft2(jumps) / laplacian
+    smooth[..., 0, 0] = 0.0
+    return x - np.real(np.fft.ifft2(smooth))
+
+
+def axis_power_share(vol: np.ndarray, periodic: bool = False) -> float:
     """Share of the xy planes' 2D power (mean removed) that lies on the two frequency axes.
 
     Restoring slices one by one can leave a grid in the xy planes: lines along x from the
     xz slices and along y from the yz ones, whose power sits on the k_y = 0 and k_x = 0
     axes. Compare with cubic interpolation of the same stack, whose planes are the
-    observed ones (their edges put some power on the axes too).
+    observed ones (their edges put some power on the axes too; `periodic` removes that part
+    first, `periodic_component`, so that smooth images are not scored by their edges).
     """
     on_axes = total = 0.0
     for z0 in range(0, len(vol), 16):
         planes = np.asarray(vol[z0:z0 + 16], dtype=np.float64)
+        planes = periodic_component(planes) if periodic else planes
         power = np.abs(np.fft.rfft2(planes - planes.mean(axis=(1, 2), keepdims=True))) ** 2
         power[..., 1:(-1 if planes.shape[-1] % 2 == 0 else None)] *= 2  # the other half of k_x
         total += power.sum()
         on_axes += power[:, 0, :].sum() + power[:, :, 0].sum() - power[:, 0, 0].sum()
     return float(on_axes / total) if total > 0 else float("nan")
+
+
+def stripe_score(vol: np.ndarray, skip: int = 2) -> float:
+    """Power on the xy planes' two frequency axes against that of content at the same radius.
+
+    A grid of lines along x and y puts its power on the k_y = 0 and k_x = 0 axes alone;
+    isotropic content, smooth or textured, has as much on the axes as anywhere else at the
+    same |k|. The score is the axes' power over what the off-axis frequencies' radial mean
+    predicts for them: about 1 without a grid, whatever the spectrum's shape, and well above
+    with one. The planes' edges are removed first (`periodic_component`); the `skip` lowest
+    frequencies (the image's coarse shape) are left out.
+    """
+    on = expected = 0.0
+    for z0 in range(0, len(vol), 16):
+        planes = periodic_component(np.asarray(vol[z0:z0 + 16], dtype=np.float64))
+        power = (np.abs(np.fft.fft2(planes - planes.mean(axis=(1, 2), keepdims=True))) ** 2
+                 ).sum(0)
+        ny, nx = power.shape
+        ky, kx = np.abs(np.fft.fftfreq(ny))[:, None], np.abs(np.fft.fftfreq(nx))[None, :]
+        radius = np.rint(np.hypot(ky, kx) * max(ny, nx)).astype(int)  # rings 1/max(ny, nx) wide
+        axes = ((ky == 0) | (kx == 0)) & (radius > skip)
+        off = (ky * ny > skip) & (kx * nx > skip)
+        counts = np.bincount(radius[off], minlength=radius.max() + 1)
+        mean = np.bincount(radius[off], power[off], minlength=radius.max() + 1) / \
+            np.maximum(counts, 1)
+        ok = axes & (counts[radius] > 0)
+        on += power[ok].sum()
+        expected += mean[radius[ok]].sum()
+    return float(on / expected) if expected > 0 else float("nan")
 
 
 def markdown_table(rows: list[dict], keys: tuple[str, ...] = ("ssim", "psnr", "mse", "coc",

@@ -4,14 +4,16 @@ Trained networks (the LDM, CARE-iso, Self-Net) restore every xz and every yz sli
 cubic-resliced stack (tiled with overlaps when a slice is large, batched), and the two
 families are fused (averaged, or by orientation: `volume.fuse_views`); the LDM's volume is
 then refocused (each lateral band given its in-focus weight, see `degrade.refocus`).
-The same latent noise is used for every slice, so neighbouring slices stay consistent.
+The same latent noise is used for every slice, so neighbouring slices stay consistent; the
+uncertainty map is estimated from further samples whose noise is each slice's own, and
+calibrated on the stack's own synthetic pairs (`isonb.uncertainty`).
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +23,17 @@ from tqdm.auto import tqdm
 from . import degrade
 from .baselines import interpolate, richardson_lucy
 from .checkpoint import to_numpy
-from .choices import DIFFUSION, METHODS, NETWORKS
+from .choices import DIFFUSION, METHODS, NETWORKS, UNCERTAINTY_SAMPLES
 from .devices import autocast, resolve_device
 from .errors import IsonbError
 from .io import VoxelSize
 from .ldm import LDM, pad_to
+from .uncertainty import (
+    COVERAGE,
+    calibrate_scale,
+    slice_noise_seed,
+    smooth_slices,
+)
 from .volume import (
     denormalize,
     fuse_views,
@@ -41,6 +49,7 @@ from .volume import (
 # diffusion's DDIM steps apply the latent UNet again and again, which widens its reach.
 HALO = 64
 DIFFUSION_HALO = 128
+VIEWS = ("xz", "yz")
 
 
 def restore(observed: np.ndarray, voxel_size: VoxelSize, method: str = "cubic",
@@ -108,13 +117,17 @@ def batch_size(model: torch.nn.Module, window: tuple[int, int], batch: int | Non
 def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
                    steps: int = 4, seed: int = 0, batch: int | None = None, tile: int = 1024,
                    halo: int | None = None, diffusion: bool = True, progress: bool = True,
-                   origin: int = 0, width: int | None = None, precision: str = "auto"
+                   origin: int = 0, width: int | None = None, precision: str = "auto",
+                   spread_samples: int = 0, slice_ids: np.ndarray | None = None, view: int = 0
                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Restore a stack of normalised axial images (n, z, w): (mean, std) over samples.
+    """Restore a stack of normalised axial images (n, z, w): (output, variance).
 
-    For the LDM, `samples` DDIM samples of `steps` steps from position-tied noise (or, with
-    `diffusion=False`, its regression estimate alone); other networks are deterministic
-    (zero spread). Images are padded to the network's multiple and cut into `tile`-px cores
+    For the LDM, the output is the mean of `samples` DDIM samples of `steps` steps from
+    position-tied noise shared by every slice (or, with `diffusion=False`, its regression
+    estimate alone); other networks are deterministic. The variance is the unbiased one of
+    `spread_samples` further samples whose noise is each slice's own (seeded by `seed`,
+    `view` and `slice_ids`, default 0..n-1: see `uncertainty`), zero when none are drawn.
+    Images are padded to the network's multiple and cut into `tile`-px cores
     read with `halo` px of context (default `HALO`, `DIFFUSION_HALO` when sampling), on the
     network's grid, so tiles give the whole image's result (see `volume.halo_tiles`).
     When the images are a window of wider slices (a block of a chunked volume), `origin`
@@ -136,23 +149,32 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     largest = max((wy.stop - wy.start, wx.stop - wx.start) for (wy, wx), _, _ in tiles)
     batch = batch_size(model, largest, batch)
     mean = np.zeros((n, *padded.shape[-2:]), dtype=np.float32)
-    std = np.zeros_like(mean)
+    var = np.zeros_like(mean)
+    ids = np.arange(n) if slice_ids is None else np.asarray(slice_ids)
+    spread_samples = spread_samples if sampling else 0
     bar = tqdm(total=n * len(tiles), desc="restoring slices", disable=not progress, leave=False)
     for start in range(0, n, batch):
+        own = torch.stack([slice_noise(model, (h, width or w), spread_samples,
+                                       slice_noise_seed(seed, view, int(i)))
+                           for i in ids[start:start + batch]], 1)[..., origin // 4:].to(dev) \
+            if spread_samples > 1 else None  # (K_u, B, C, h/4, w/4)
         for (wy, wx), core, (oy, ox) in tiles:
             x = padded[start:start + batch, :, wy, wx].to(dev)
+            latent = np.s_[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]
             with autocast(dev, precision):
-                if sampling:
-                    eps = noise[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]
-                    out = model.restore(x, eps, steps)
+                if own is not None:
+                    out, extra = model.restore_groups(x, [noise[latent], own[latent]], steps)
+                    extra = to_numpy(extra[:, :, 0][..., core[0], core[1]])
+                    var[start:start + batch, oy, ox] = extra.var(0, ddof=1)
+                elif sampling:
+                    out = model.restore(x, noise[latent], steps)
                 else:
                     out = (model.estimate(x) if is_ldm else model(x))[None]
             out = to_numpy(out[:, :, 0][..., core[0], core[1]])  # (K, B, core h, core w)
             mean[start:start + batch, oy, ox] = out.mean(0)
-            std[start:start + batch, oy, ox] = np.sqrt(out.var(0))
             bar.update(len(x))
     bar.close()
-    return mean[:, :h, :w], std[:, :h, :w]
+    return mean[:, :h, :w], var[:, :h, :w]
 
 
 def restore_view(observed: np.ndarray, view: str, rows: slice, limits: tuple[float, float],
@@ -168,7 +190,9 @@ def restore_view(observed: np.ndarray, view: str, rows: slice, limits: tuple[flo
                     (np.s_[:, :, rows], (2, 0, 1)))
     dz, _, dx = voxel_size
     iso = reslice_isotropic(normalize(observed[region], *limits), dz, dx, order=3)
-    return restore_slices(model, iso.transpose(axes), origin=origin, width=width, **kw)
+    return restore_slices(model, iso.transpose(axes), origin=origin, width=width,
+                          view=VIEWS.index(view), slice_ids=np.arange(rows.start, rows.stop),
+                          **kw)
 
 
 def will_sample(model: torch.nn.Module, observed: np.ndarray, voxel_size: VoxelSize,
@@ -260,7 +284,8 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                           batch: int | None = None, progress: bool = True,
                           refocus: bool = True, tile: int = 1024, uncertainty: bool = True,
                           diffusion: str = "on", scratch: str | Path | None = None,
-                          slab: int = 16, precision: str = "auto", fusion: str = "average"
+                          slab: int = 16, precision: str = "auto", fusion: str = "average",
+                          uncertainty_samples: int = UNCERTAINTY_SAMPLES
                           ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """Restore a stack with a trained network, yielding (z0, planes, spread planes) in order.
 
@@ -272,9 +297,10 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     stack's own band estimate); the reference networks stay as their papers describe them.
     `diffusion`: "on" samples the LDM's diffusion, "off" uses its regression estimate alone,
     "auto" skips sampling when no uncertainty is asked for and, measured on a few slices,
-    its correction is below 0.1 % of the intensity range. The spread is the samples'
-    per-voxel standard deviation (before refocusing), None when not computed. `precision`:
-    see `devices.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
+    its correction is below 0.1 % of the intensity range. The spread (with `uncertainty`,
+    None otherwise) is the calibrated posterior spread of `isonb.uncertainty`, from
+    `uncertainty_samples` samples per slice with noise of its own. `precision`: see
+    `devices.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
     """
     dz, _, dx = voxel_size
     nz, ny, nx = observed.shape
@@ -283,9 +309,10 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     sampling = will_sample(model, observed, voxel_size, (lo, hi), diffusion, uncertainty,
                            samples=samples, steps=steps, seed=seed, tile=tile,
                            precision=precision)
-    keep_spread = sampling and uncertainty
+    keep_spread = sampling and uncertainty and uncertainty_samples > 1
     kw = dict(samples=samples, steps=steps, seed=seed, batch=batch, tile=tile,
-              diffusion=sampling, progress=False, precision=precision)
+              diffusion=sampling, progress=False, precision=precision,
+              spread_samples=uncertainty_samples if keep_spread else 0)
     folder = None
     if (4 if keep_spread else 2) * n_out * ny * nx * 4 > IN_MEMORY_BYTES:
         folder = Path(tempfile.mkdtemp(prefix="isonb-", dir=scratch))
@@ -296,7 +323,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
 
     shapes = {"xz": (ny, n_out, nx), "yz": (nx, n_out, ny)}
     means = {view: store(f"{view}_mean", shape) for view, shape in shapes.items()}
-    stds = {view: store(f"{view}_std", shape) for view, shape in shapes.items()} \
+    variances = {view: store(f"{view}_var", shape) for view, shape in shapes.items()} \
         if keep_spread else {}
     step = batch_size(model, (min(tile, n_out), min(tile, max(nx, ny))), batch)
     try:
@@ -304,14 +331,16 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
             for view, (n, *_) in shapes.items():
                 for a in range(0, n, step):
                     b = min(a + step, n)
-                    mean, std = restore_view(observed, view, slice(a, b), (lo, hi), voxel_size,
+                    mean, var = restore_view(observed, view, slice(a, b), (lo, hi), voxel_size,
                                              model, **kw)
                     means[view][a:b] = mean
                     if keep_spread:
-                        stds[view][a:b] = std
+                        variances[view][a:b] = smooth_slices(var)
                     bar.update(b - a)
-        deg = _refocus_degradation(observed, voxel_size) if refocus and isinstance(
-            model, LDM) else None
+        estimate = degrade.estimate_degradation(observed, voxel_size) if isinstance(
+            model, LDM) and (refocus or keep_spread) else None
+        deg = _refocus_degradation(estimate) if refocus and estimate is not None else None
+        scale = _spread_scale(model, observed, (lo, hi), estimate, kw) if keep_spread else 1.0
         for z0 in range(0, n_out, slab):
             z1 = min(z0 + slab, n_out)
             fused = fuse_views(means["xz"][:, z0:z1].transpose(1, 0, 2),
@@ -320,19 +349,17 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                 fused = degrade.refocus(fused, deg)
             spread = None
             if keep_spread:
-                spread = np.sqrt(0.5 * (stds["xz"][:, z0:z1].transpose(1, 0, 2) ** 2
-                                        + stds["yz"][:, z0:z1].transpose(1, 2, 0) ** 2))
-                spread = (spread * (hi - lo)).astype(np.float32)
+                var = 0.5 * (variances["xz"][:, z0:z1].transpose(1, 0, 2)
+                             + variances["yz"][:, z0:z1].transpose(1, 2, 0))
+                spread = (scale * (hi - lo) * np.sqrt(smooth_slices(var))).astype(np.float32)
             yield z0, denormalize(fused, lo, hi), spread
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _refocus_degradation(observed: np.ndarray, voxel_size: VoxelSize
-                         ) -> degrade.Degradation | None:
+def _refocus_degradation(deg: degrade.Degradation) -> degrade.Degradation | None:
     """The band estimate refocusing uses; None, and a line saying so, without bands."""
-    deg = degrade.estimate_degradation(observed, voxel_size)
     if len(deg.band_sigmas) < 2:
         print("refocus: skipped, too few axial frequencies above the noise for a "
               "band-wise estimate (gain 1)")
@@ -343,13 +370,43 @@ def _refocus_degradation(observed: np.ndarray, voxel_size: VoxelSize
     return deg
 
 
+def pair_restorer(model: LDM, kw: dict) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Restore synthetic pairs' inputs (n, p, p) as the slices are (`kw` of `restore_slices`),
+    the map's samples from a noise stream of their own: (output, variance)."""
+    def restore_images(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return restore_slices(model, x, slice_ids=np.arange(len(x)), view=len(VIEWS), **kw)
+
+    return restore_images
+
+
+def _spread_scale(model: LDM, observed: np.ndarray, limits: tuple[float, float],
+                  deg: degrade.Degradation, kw: dict) -> float:
+    """The map's calibration (`uncertainty.calibrate_scale`) on the stack's own synthetic
+    pairs, said in one line; 1 where it cannot be calibrated."""
+    scale = calibrate_scale(pair_restorer(model, kw), observed, limits, deg,
+                            patch=min(64, *observed.shape[1:]), seed=kw["seed"])
+    if scale is None:
+        print("uncertainty: not calibrated (the stack's noise alone covers the errors on its "
+              "synthetic pairs): the samples' spread as it is")
+        return 1.0
+    print(f"uncertainty: the samples' spread x{scale:.2f}, calibrated on the stack's own "
+          f"synthetic pairs ({100 * COVERAGE:.0f} % of their errors within 2 spreads)")
+    return scale
+
+
 def restore_axial_images(images: np.ndarray, model: torch.nn.Module, samples: int = 2,
-                         steps: int = 4, seed: int = 0, progress: bool = True
+                         steps: int = 4, seed: int = 0, progress: bool = True,
+                         uncertainty_samples: int = UNCERTAINTY_SAMPLES
                          ) -> tuple[np.ndarray, np.ndarray]:
-    """Restore 2D axial images (z first, already on the isotropic grid): (mean, std)."""
+    """Restore 2D axial images (z first, already on the isotropic grid): (mean, spread).
+
+    The spread is that of `uncertainty_samples` samples per image with noise of its own,
+    smoothed as in `isonb.uncertainty`; with no stack to calibrate on, it is not calibrated.
+    """
     stack = images[None] if images.ndim == 2 else images
     lo, hi = percentile_range(stack)
-    mean, std = restore_slices(model, normalize(stack, lo, hi), samples, steps, seed,
-                               progress=progress)
-    mean, std = denormalize(mean, lo, hi), (std * (hi - lo)).astype(np.float32)
+    mean, var = restore_slices(model, normalize(stack, lo, hi), samples, steps, seed,
+                               progress=progress, spread_samples=uncertainty_samples)
+    mean = denormalize(mean, lo, hi)
+    std = (np.sqrt(smooth_slices(var)) * (hi - lo)).astype(np.float32)
     return (mean[0], std[0]) if images.ndim == 2 else (mean, std)

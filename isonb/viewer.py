@@ -45,7 +45,11 @@ def _plt():
 def comparison_figure(volumes: dict[str, np.ndarray], views: tuple[str, ...] = ("xy", "xz"),
                       point: tuple[int, int, int] | None = None,
                       percentiles: tuple[float, float] = (0.5, 99.8)):
-    """A figure with one column per volume and one row per view, all through `point`."""
+    """A figure with one column per volume and one row per view, all through `point`.
+
+    Volumes named "uncertainty ..." (spread maps) are drawn in a colour map from zero, with a
+    colour bar in the stack's intensity units (the spread is one standard deviation).
+    """
     plt = _plt()
     names = list(volumes)
     z, y, x = point if point is not None else (None, None, None)
@@ -56,15 +60,28 @@ def comparison_figure(volumes: dict[str, np.ndarray], views: tuple[str, ...] = (
                              gridspec_kw={"height_ratios": heights})
     for j, name in enumerate(names):
         vol = volumes[name]
-        lo, hi = display_range(vol, *percentiles)
+        is_map = is_uncertainty(name)
+        lo, hi = (0.0, display_range(vol, 0, percentiles[1])[1]) if is_map else \
+            display_range(vol, *percentiles)
         planes = orthogonal_views(vol, z, y, x)
         for i, view in enumerate(views):
             ax = axes[i, j]
-            ax.imshow(planes[view], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+            image = ax.imshow(planes[view], cmap="magma" if is_map else "gray", vmin=lo,
+                              vmax=hi, interpolation="nearest")
             ax.set_title(f"{name} ({view})", fontsize=10)
             ax.axis("off")
+            if is_map:
+                bar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
+                bar.ax.tick_params(labelsize=7)
+                if i == 0:
+                    bar.set_label("spread (1 s.d., intensity units)", fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def is_uncertainty(name: str) -> bool:
+    """Whether a volume shown under `name` is an uncertainty (spread) map."""
+    return name.lower().startswith("uncertainty")
 
 
 def save_comparison(volumes: dict[str, np.ndarray], path: str | Path,

@@ -28,12 +28,14 @@ def test_tiles_give_the_whole_slice(name, tiny_ldm):
     torch.manual_seed(0)
     model = tiny_ldm if name == "ldm" else REFERENCE_NETWORKS[name]()
     images = wide_slices()
-    whole, whole_std = R.restore_slices(model, images, tile=4096, progress=False)
-    tiled, tiled_std = R.restore_slices(model, images, tile=128, progress=False)
+    kw = dict(progress=False, spread_samples=3)  # the map's own-noise samples too (LDM)
+    whole, whole_var = R.restore_slices(model, images, tile=4096, **kw)
+    tiled, tiled_var = R.restore_slices(model, images, tile=128, **kw)
     span = whole.max() - whole.min()
     error = np.abs(tiled - whole).max()
     assert error <= 1e-4 * span  # the issue asks for 1 %
-    assert np.abs(tiled_std - whole_std).max() <= 1e-4 * span
+    assert np.abs(np.sqrt(tiled_var) - np.sqrt(whole_var)).max() <= 1e-4 * span
+    assert (whole_var.max() > 0) == (name == "ldm")
     bare, _ = R.restore_slices(model, images, tile=128, halo=0, progress=False)
     assert np.abs(bare - whole).max() > 10 * max(error, 1e-6 * span)  # the halo is what helps
 
