@@ -163,19 +163,18 @@ def periodic_component(planes: np.ndarray) -> np.ndarray:
     return x - np.real(np.fft.ifft2(smooth))
 
 
-def axis_power_share(vol: np.ndarray, periodic: bool = False) -> float:
+def axis_power_share(vol: np.ndarray) -> float:
     """Share of the xy planes' 2D power (mean removed) that lies on the two frequency axes.
 
     Restoring slices one by one can leave a grid in the xy planes: lines along x from the
     xz slices and along y from the yz ones, whose power sits on the k_y = 0 and k_x = 0
     axes. Compare with cubic interpolation of the same stack, whose planes are the
-    observed ones (their edges put some power on the axes too; `periodic` removes that part
-    first, `periodic_component`, so that smooth images are not scored by their edges).
+    observed ones (their edges put some power on the axes too, and so does the coarse shape
+    of a smooth image: `stripe_score` allows for both).
     """
     on_axes = total = 0.0
     for z0 in range(0, len(vol), 16):
         planes = np.asarray(vol[z0:z0 + 16], dtype=np.float64)
-        planes = periodic_component(planes) if periodic else planes
         power = np.abs(np.fft.rfft2(planes - planes.mean(axis=(1, 2), keepdims=True))) ** 2
         power[..., 1:(-1 if planes.shape[-1] % 2 == 0 else None)] *= 2  # the other half of k_x
         total += power.sum()

@@ -32,6 +32,17 @@ def test_figures_are_made_and_saved(tmp_path):
     assert len(V.montage(vols["a"], 8).axes) == 8
 
 
+def test_an_uncertainty_map_gets_a_colour_map_from_zero_and_a_labelled_colour_bar():
+    rng = np.random.default_rng(0)
+    vols = {"restored": rng.random((16, 32, 32)), "uncertainty (LDM)": 2 + rng.random((16, 32, 32))}
+    fig = V.comparison_figure(vols, ("xy", "xz"))
+    assert len(fig.axes) == 4 + 2  # a colour bar beside each of the map's two views
+    images = [ax.images[0] for ax in fig.axes if ax.images]  # row by row: xy, then xz
+    assert images[0].get_cmap().name == "gray" and images[1].get_cmap().name == "magma"
+    assert images[1].get_clim()[0] == 0.0  # a spread is read from zero
+    assert "intensity units" in fig.axes[-2].get_ylabel()
+
+
 def test_view_without_widgets_shows_a_static_picture(monkeypatch):
     shown = []
     monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
