@@ -149,6 +149,9 @@ def cmd_restore(a: argparse.Namespace) -> int:
     _check_outputs(a, a.output, a.uncertainty)
     if a.uncertainty and a.diffusion == "off":
         raise IsonbError("--uncertainty needs the diffusion's samples. Fix: drop --diffusion off")
+    if a.uncertainty_samples < 2:
+        raise IsonbError(f"--uncertainty-samples {a.uncertainty_samples}: a spread needs at "
+                         "least 2 samples. Fix: pass --uncertainty-samples 2 or more")
     t = time.perf_counter()
     if a.axial_slices:
         images = read_image(a.input)

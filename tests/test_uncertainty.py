@@ -86,3 +86,12 @@ def test_shipped_map_predicts_the_error_on_a_simulated_case(stack):
     scores = score_map(vol, spread, case.gt)
     assert scores["rho"] >= 0.5 and scores["within2"] >= 0.8
     assert scores["stripes_map"] <= scores["stripes_vol"]
+
+
+def test_too_few_map_samples_get_a_one_line_error(stack, tmp_path, capsys):
+    from isonb.cli import main
+
+    st, _ = stack
+    assert main(["restore", str(st.path), str(tmp_path / "o.tif"), "--uncertainty",
+                 str(tmp_path / "u.tif"), "--uncertainty-samples", "1"]) != 0
+    assert "--uncertainty-samples 2 or more" in capsys.readouterr().err
