@@ -192,23 +192,21 @@ def stripe_score(vol: np.ndarray, skip: int = 2) -> float:
     with one. The planes' edges are removed first (`periodic_component`); the `skip` lowest
     frequencies (the image's coarse shape) are left out.
     """
-    on = expected = 0.0
+    power = 0.0
     for z0 in range(0, len(vol), 16):
         planes = periodic_component(np.asarray(vol[z0:z0 + 16], dtype=np.float64))
-        power = (np.abs(np.fft.fft2(planes - planes.mean(axis=(1, 2), keepdims=True))) ** 2
-                 ).sum(0)
-        ny, nx = power.shape
-        ky, kx = np.abs(np.fft.fftfreq(ny))[:, None], np.abs(np.fft.fftfreq(nx))[None, :]
-        radius = np.rint(np.hypot(ky, kx) * max(ny, nx)).astype(int)  # rings 1/max(ny, nx) wide
-        axes = ((ky == 0) | (kx == 0)) & (radius > skip)
-        off = (ky * ny > skip) & (kx * nx > skip)
-        counts = np.bincount(radius[off], minlength=radius.max() + 1)
-        mean = np.bincount(radius[off], power[off], minlength=radius.max() + 1) / \
-            np.maximum(counts, 1)
-        ok = axes & (counts[radius] > 0)
-        on += power[ok].sum()
-        expected += mean[radius[ok]].sum()
-    return float(on / expected) if expected > 0 else float("nan")
+        power = power + (np.abs(np.fft.fft2(planes - planes.mean(axis=(1, 2), keepdims=True))
+                                ) ** 2).sum(0)
+    ny, nx = power.shape
+    ky, kx = np.abs(np.fft.fftfreq(ny))[:, None], np.abs(np.fft.fftfreq(nx))[None, :]
+    radius = np.rint(np.hypot(ky, kx) * max(ny, nx)).astype(int)  # rings 1/max(ny, nx) wide
+    axes = ((ky == 0) | (kx == 0)) & (radius > skip)
+    off = (ky * ny > skip) & (kx * nx > skip)
+    counts = np.bincount(radius[off], minlength=radius.max() + 1)
+    mean = np.bincount(radius[off], power[off], minlength=radius.max() + 1) / np.maximum(counts, 1)
+    ok = axes & (counts[radius] > 0)
+    expected = mean[radius[ok]].sum()
+    return float(power[ok].sum() / expected) if expected > 0 else float("nan")
 
 
 def markdown_table(rows: list[dict], keys: tuple[str, ...] = ("ssim", "psnr", "mse", "coc",

@@ -56,6 +56,16 @@ def calibration_pairs(observed: np.ndarray, limits: tuple[float, float], deg: De
     return x[:, 0], y[:, 0], deg.noise_std
 
 
+def restored_pairs(restore_images, observed: np.ndarray, limits: tuple[float, float],
+                   deg: Degradation, patch: int, n: int, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray, float]:
+    """(error, smoothed variance, the targets' noise std) of `restore_images` on the pairs
+    `calibration_pairs` draws with `seed`."""
+    x, y, noise = calibration_pairs(observed, limits, deg, patch, n, seed)
+    mean, var = restore_images(x)
+    return mean - y, smooth_slices(var), noise
+
+
 def fit_scale(err2: np.ndarray, var: np.ndarray, noise2: float) -> float | None:
     """Scale c such that `COVERAGE` of the errors lie within two spreads, where an error e is
     covered when e^2 <= 4 (c^2 var + noise2); None where the noise alone covers them."""
@@ -80,9 +90,8 @@ def calibrate_scale(restore_images, observed: np.ndarray, limits: tuple[float, f
     `restore_images(x)` restores normalised images (n, p, p): (mean, unbiased variance).
     The targets are observed xy patches, so their own noise is allowed for.
     """
-    x, y, noise = calibration_pairs(observed, limits, deg, patch, n, seed)
-    mean, var = restore_images(x)
-    return fit_scale((mean - y) ** 2, smooth_slices(var), noise ** 2)
+    error, var, noise = restored_pairs(restore_images, observed, limits, deg, patch, n, seed)
+    return fit_scale(error**2, var, noise**2)
 
 
 def pair_coverage(restore_images, observed: np.ndarray, limits: tuple[float, float],
@@ -91,10 +100,9 @@ def pair_coverage(restore_images, observed: np.ndarray, limits: tuple[float, flo
     """Share of the errors on `n` synthetic pairs drawn with `seed` (held out from the
     calibration's, seed 0) that lie within 1, 2, 3 spreads of scale `scale`, the targets'
     own noise allowed for as in `fit_scale`."""
-    x, y, noise = calibration_pairs(observed, limits, deg, patch, n, seed)
-    mean, var = restore_images(x)
-    bound = np.sqrt(scale**2 * smooth_slices(var) + noise**2)
-    return [float(np.mean(np.abs(mean - y) <= c * bound)) for c in within]
+    error, var, noise = restored_pairs(restore_images, observed, limits, deg, patch, n, seed)
+    bound = np.sqrt(scale**2 * var + noise**2)
+    return [float(np.mean(np.abs(error) <= c * bound)) for c in within]
 
 
 def rank_correlation(spread: np.ndarray, error: np.ndarray, n: int = 200_000,
