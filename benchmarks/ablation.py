@@ -1,8 +1,9 @@
 """What each part of the LDM gains: restorations of the same cases with parts switched off.
 
-    python benchmarks/ablation.py            # after `python benchmarks/run.py --methods ldm-quick`
+    python benchmarks/ablation.py    # after `python benchmarks/run.py --methods ldm-quick-scratch`
 
-Uses the per-stack models that run.py trained (benchmarks/cache/<case>/ldm-quick) and, to
+Uses the per-stack models that run.py trained from random weights
+(benchmarks/cache/<case>/ldm-quick-scratch, as when this table was made) and, to
 keep it to minutes, the central 128x128 lateral crop of each case (all planes). Variants:
   cubic                  the input, cubic-resliced
   regressor only         x_hat = x + R(x): the refine weight set to 0
@@ -68,7 +69,7 @@ def main() -> None:
         obs = read_stack(folder / "observed.tif")
         gt = read_stack(folder / "gt.tif").data[CROP]
         data = obs.data[CROP]
-        model, _ = ldm_lib.load(folder / "ldm-quick")
+        model, _ = ldm_lib.load(folder / "ldm-quick-scratch")
         results = {"cubic": interpolate(data, obs.voxel_size)}
         w = float(model.refine_weight)
         for label, m, k, refocus in [

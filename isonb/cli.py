@@ -308,9 +308,13 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     if a.psf_fwhm and a.method != "care":
         raise IsonbError("--psf-fwhm is for CARE's known-PSF variant. Fix: add --method care")
-    if a.degradation and a.method != "ldm":
-        raise IsonbError("--degradation is an option of the LDM. Fix: drop it, or use "
-                         "--method ldm")
+    for name, given in (("--degradation", a.degradation), ("--init", a.init),
+                        ("--from-scratch", a.from_scratch)):
+        if given and a.method != "ldm":
+            raise IsonbError(f"{name} is an option of the LDM. Fix: drop it, or use "
+                             "--method ldm")
+    if a.init and a.from_scratch:
+        raise IsonbError("--init and --from-scratch contradict each other. Fix: keep one")
     quick = a.quick or quick_mode()
     kw = {k: v for k, v in dict(seed=a.seed, patch=a.patch, minutes=a.minutes).items()
           if v is not None}
@@ -323,6 +327,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.method == "ldm":
         if a.degradation:
             kw["degradation"] = a.degradation
+        if a.init or a.from_scratch:
+            kw["init"] = a.init or ""
         train(data, a.out, TrainConfig.quick(**kw) if quick else TrainConfig(**kw),
               overwrite=a.overwrite)
     else:
@@ -469,7 +475,9 @@ def _prepare_parser(sub) -> None:
 
 def _train_parser(sub) -> None:
     p = _verb(sub, "train", "train a network on stacks (unpaired, no ground truth)",
-              "  python -m isonb train my_stack.tif --out my_model --quick\n"
+              "  python -m isonb train my_stack.tif --out my_model --quick   # fine-tunes "
+              "the shipped model\n"
+              "  python -m isonb train my_stack.tif --out my_model --quick --from-scratch\n"
               "  python -m isonb train a.tif b.tif --out my_model --minutes 60\n"
               "  python -m isonb train my_stack.tif --method care --out care_model\n"
               "  python -m isonb train my_set --out my_model   # a folder from prepare",
@@ -492,6 +500,11 @@ def _train_parser(sub) -> None:
                    help="LDM: how training inputs are made from xy patches: psf (default, the "
                         "estimated PSF, sampling and noise) or learned (that, then a CycleGAN "
                         "generator trained to make it look like the real xz/yz planes)")
+    p.add_argument("--init", metavar="WEIGHTS",
+                   help="LDM: fine-tune these weights (a folder written by train; default "
+                        "with --quick: the shipped generalist)")
+    p.add_argument("--from-scratch", action="store_true",
+                   help="LDM: start from random weights (the default without --quick)")
     p.add_argument("--overwrite", action="store_true", help="replace weights in --out")
 
 

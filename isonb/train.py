@@ -14,6 +14,8 @@ the resliced xz/yz planes. With degradation="learned", a CycleGAN generator trai
 Recorrupted pairs (R2R) have independent noise in input and target, so the regressor
 learns noise-free images although no clean image is ever seen.
 Every 10th xy patch is held out of all training, for the autoencoder's PSNR and step 4.
+With `init` (the quick presets: the shipped generalist) every stage starts from trained
+weights, so a per-stack budget is spent adapting to the stack rather than learning to see.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 
 from . import ldm as ldm_lib
 from . import patches
+from .checkpoint import from_dict, read_card, shipped_weights
 from .choices import DEGRADATIONS
 from .devices import device
 from .diffusion import v_loss
@@ -66,21 +69,25 @@ class TrainConfig:
     ema: float = 0.999  # EMA decay of the denoiser's weights
     checkpoint_every: int = 250
     minutes: float = 0.0  # time cap of the stages, shared by SHARE (0: none)
+    init: str = ""  # weights to fine-tune: "shipped", a weights folder, or "" (random start)
     model: LDMConfig = field(default_factory=LDMConfig)
     degrader: DegraderConfig = field(default_factory=DegraderConfig)
 
     @classmethod
     def quick(cls, **overrides) -> TrainConfig:
-        """Few steps on small pools: a per-stack run of a few minutes on a laptop CPU."""
+        """Few steps on small pools: a per-stack run of a few minutes on a laptop CPU, which
+        fine-tunes the shipped generalist rather than learning to see from random weights."""
         base = dict(n_patches=800, autoencoder_steps=300, regressor_steps=900,
-                    diffusion_steps=400, degrader_steps=300, checkpoint_every=100)
+                    diffusion_steps=400, degrader_steps=300, checkpoint_every=100,
+                    init="shipped")
         return cls(**{**base, **overrides})
 
     @classmethod
     def smoke(cls, **overrides) -> TrainConfig:
         """A minute-long run that only proves the pipeline works (notebooks in CI)."""
         base = dict(n_patches=200, autoencoder_steps=40, regressor_steps=60,
-                    diffusion_steps=40, degrader_steps=20, checkpoint_every=20)
+                    diffusion_steps=40, degrader_steps=20, checkpoint_every=20,
+                    init="shipped")
         return cls(**{**base, **overrides})
 
 
@@ -151,6 +158,7 @@ def train(stacks: list[Stack] | TrainingData, out: str | Path, cfg: TrainConfig 
         cfg = replace(cfg, patch=m["patch"], n_patches=m["n_patches"], seed=m["seed"])
     ckpt = checkpoint_folder(out, cfg, overwrite)
     run = _start(stacks, cfg, ckpt, progress)
+    pretrained = _initialise(run)
     if cfg.degradation == "learned":
         _degrader(run)
     _autoencoder(run)
@@ -160,7 +168,33 @@ def train(stacks: list[Stack] | TrainingData, out: str | Path, cfg: TrainConfig 
     refine = calibrate_refine_weight(run.model, run.held, cfg,
                                      torch.Generator().manual_seed(cfg.seed))
     run.model.refine_weight.fill_(refine["refine_weight"])
-    return _finish(run, Path(out), refine)
+    return _finish(run, Path(out), refine, pretrained)
+
+
+def init_folder(init: str) -> Path:
+    """The weights folder `TrainConfig.init` names ("shipped": the generalist)."""
+    return shipped_weights() if init == "shipped" else Path(init)
+
+
+def _initialise(run: Run) -> dict | None:
+    """Start from trained weights when `cfg.init` names them (fine-tuning); returns what
+    their card says of how they were made, for the new card."""
+    if not run.cfg.init:
+        return None
+    folder = init_folder(run.cfg.init)
+    card = read_card(folder)
+    if card.get("method") != "ldm" or from_dict(LDMConfig, card["config"]) != run.cfg.model:
+        raise IsonbError(f"{folder}: holds another network than this training's, so it "
+                         "cannot be fine-tuned. Fix: pass --from-scratch, or --init with LDM "
+                         "weights of the same architecture")
+    run.model.load_state_dict(ldm_lib.load(folder, run.dev)[0].state_dict())
+    print(f"  fine-tuning {folder} (trained {card.get('train_minutes', 0):.0f} min on "
+          f"{len(card.get('training_data', []))} stack(s)); --from-scratch starts from random "
+          "weights")
+    return {"weights": str(folder), "sha256": card.get("sha256"), "seed": card.get("seed"),
+            "steps_done": card.get("steps_done"), "train_minutes": card.get("train_minutes"),
+            "hardware": card.get("hardware"),
+            "training_data": [d["file"] for d in card.get("training_data", [])]}
 
 
 def _start(stacks: list[Stack] | TrainingData, cfg: TrainConfig, ckpt: Path, progress: bool
@@ -268,7 +302,7 @@ def _diffusion(run: Run) -> None:
     model.eval()
 
 
-def _finish(run: Run, out: Path, refine: dict[str, float]) -> Path:
+def _finish(run: Run, out: Path, refine: dict[str, float], pretrained: dict | None) -> Path:
     """Write the weights with their card and the loss curves."""
     cfg, losses = run.cfg, run.losses
     minutes = (time.monotonic() - run.started) / 60
@@ -280,6 +314,7 @@ def _finish(run: Run, out: Path, refine: dict[str, float]) -> Path:
         "training_data": run.data.meta["stacks"],
         "degradation": [asdict(d) for d in run.data.degradations],
         "steps_done": {stage: len(v) for stage, v in losses.items()},  # a time cap stops early
+        "fine_tuned_from": pretrained,  # None: trained from random weights
         "metrics": {"autoencoder_psnr_heldout_xy_db": ae_psnr, **refine,
                     "final_losses": {k: float(np.mean(v[-50:])) for k, v in losses.items() if v}},
         "train_minutes": minutes,

@@ -145,3 +145,54 @@ def test_refine_weight_is_the_least_squares_weight_clamped_to_0_1(true_weight, f
     out = calibrate_refine_weight(model, Held(), cfg, torch.Generator().manual_seed(0))
     assert out["refine_weight"] == pytest.approx(fitted, abs=0.01)
     assert out["heldout_mse_estimate"] == pytest.approx(np.mean((x - y) ** 2), rel=1e-5)
+
+
+def test_fine_tuning_starts_from_the_given_weights(tmp_path, stack, tiny_config):
+    obs, _ = stack
+    train([obs], tmp_path / "base", tiny_config(10), progress=False)
+    # at learning rate 0 nothing moves: what comes out is what training started from
+    train([obs], tmp_path / "tuned", tiny_config(5, lr=0.0, init=str(tmp_path / "base")),
+          progress=False)
+    train([obs], tmp_path / "fresh", tiny_config(5, lr=0.0), progress=False)
+    base, tuned, fresh = (L.load(tmp_path / n) for n in ("base", "tuned", "fresh"))
+    for part in ("regressor", "denoiser", "autoencoder"):
+        for (name, p), q in zip(getattr(base[0], part).state_dict().items(),
+                                getattr(tuned[0], part).state_dict().values()):
+            if name != "latent_scale":  # measured again on the stack
+                assert torch.equal(p, q), (part, name)
+    assert not torch.equal(base[0].regressor.state_dict()["stem.weight"],
+                           fresh[0].regressor.state_dict()["stem.weight"])
+    assert tuned[1]["fine_tuned_from"]["weights"] == str(tmp_path / "base")
+    assert tuned[1]["fine_tuned_from"]["sha256"] == base[1]["sha256"]
+    assert fresh[1]["fine_tuned_from"] is None
+
+
+def test_quick_training_fine_tunes_the_shipped_model_whose_network_it_builds(
+        tmp_path, stack, tiny_config):
+    from isonb.checkpoint import read_card, shipped_weights
+
+    quick = TrainConfig.quick()
+    assert quick.init == "shipped" and TrainConfig().init == ""
+    assert from_dict(L.LDMConfig, read_card(shipped_weights())["config"]) == quick.model
+    obs, _ = stack
+    with pytest.raises(IsonbError, match="another network.*--from-scratch"):
+        train([obs], tmp_path / "w", tiny_config(5, init="shipped"), progress=False)
+
+
+def test_cli_init_and_from_scratch(tmp_path, stack, monkeypatch, tiny_config):
+    obs, _ = stack
+    monkeypatch.setattr("isonb.train.TrainConfig.quick",
+                        classmethod(lambda cls, **kw: tiny_config(5, **kw)))
+    base = tmp_path / "base"
+    assert main(["train", str(obs.path), "--out", str(base), "--quick"]) == 0
+    assert main(["train", str(obs.path), "--out", str(tmp_path / "t"), "--quick",
+                 "--init", str(base)]) == 0
+    assert L.load(tmp_path / "t")[1]["fine_tuned_from"]["weights"] == str(base)
+    assert main(["train", str(obs.path), "--out", str(tmp_path / "s"), "--quick",
+                 "--from-scratch"]) == 0
+    assert L.load(tmp_path / "s")[1]["fine_tuned_from"] is None
+    for bad in (["--init", str(base), "--from-scratch"], ["--method", "care", "--init",
+                                                          str(base)],
+                ["--init", str(tmp_path / "nothing")]):
+        assert main(["train", str(obs.path), "--out", str(tmp_path / "x"), "--quick",
+                     *bad]) == 2
