@@ -63,6 +63,18 @@ def reference(method: str, out: str, extra: list[str] | None = None):
                       *(extra(d) if extra else [])]
 
 
+
+def per_stack_ldm(out: str, *extra: str, same_budget: bool = False):
+    """(restore, training) arguments of an LDM trained on the case by `train --quick EXTRA`,
+    capped at the references' budget once they have one (`same_budget`: always, budget())."""
+    def minutes(d: Path) -> list[str]:
+        m = budget(d) if same_budget else reference_budget(d)
+        return ["--minutes", m] if m else []
+
+    return (lambda d: ["--method", "ldm", "--weights", str(d / out), "--diffusion", "on"],
+            lambda d: ["train", str(d / "observed.tif"), "--out", str(d / out), "--quick",
+                       *extra, "--overwrite", "--seed", "0", *minutes(d)])
+
 # method -> (table label, restore arguments, training arguments or None), given the case folder
 METHODS = {
     "linear": ("linear interpolation", lambda d: ["--method", "linear"], None),
@@ -70,27 +82,13 @@ METHODS = {
     "rl": ("Richardson-Lucy (true PSF, 20 it.)",
            lambda d: ["--method", "rl", "--psf", str(d / "psf.tif")], None),
     "ldm-quick": ("ours (LDM, per-stack quick, fine-tuned from the shipped model)",
-                  lambda d: ["--method", "ldm", "--weights", str(d / "ldm-quick"),
-                             "--diffusion", "on"],
-                  lambda d: ["train", str(d / "observed.tif"), "--out", str(d / "ldm-quick"),
-                             "--quick", "--overwrite", "--seed", "0",
-                             *(["--minutes", m] if (m := reference_budget(d)) else [])]),
+                  *per_stack_ldm("ldm-quick")),
     "ldm-quick-scratch": ("ours (LDM, per-stack quick, from random weights)",
-                          lambda d: ["--method", "ldm", "--weights",
-                                     str(d / "ldm-quick-scratch"), "--diffusion", "on"],
-                          lambda d: ["train", str(d / "observed.tif"), "--out",
-                                     str(d / "ldm-quick-scratch"), "--quick", "--from-scratch",
-                                     "--overwrite", "--seed", "0",
-                                     *(["--minutes", m] if (m := reference_budget(d)) else [])]),
+                          *per_stack_ldm("ldm-quick-scratch", "--from-scratch")),
     "ldm-learned-quick": ("ours (LDM, learned degradation, per-stack quick from random weights, "
                           "same budget)",
-                          lambda d: ["--method", "ldm", "--weights",
-                                     str(d / "ldm-learned-quick"), "--diffusion", "on"],
-                          lambda d: ["train", str(d / "observed.tif"), "--out",
-                                     str(d / "ldm-learned-quick"), "--quick",
-                                     "--degradation", "learned", "--from-scratch",
-                                     "--overwrite", "--seed", "0",
-                                     "--minutes", budget(d)]),
+                          *per_stack_ldm("ldm-learned-quick", "--degradation", "learned",
+                                         "--from-scratch", same_budget=True)),
     "ldm-shipped": ("ours (LDM, shipped weights)",
                     lambda d: ["--method", "ldm", "--weights", str(HERE.parent / "weights"),
                                "--diffusion", "on"],
