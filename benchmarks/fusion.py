@@ -26,7 +26,7 @@ from isonb.io import read_stack
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from real_data import DATA, STACKS  # noqa: E402
-from run import case_dir, hardware, run_cli, write_result  # noqa: E402
+from run import case_dir, hardware, rows_table, run_cli, write_result  # noqa: E402
 
 FUSIONS = ("average", "orientation")
 SHIPPED = ["--method", "ldm", "--weights", str(HERE.parent / "weights"), "--diffusion", "on"]
@@ -85,11 +85,10 @@ def write(public: list[dict], real: list[dict]) -> None:
         lines.append(f"| {f} | {mean['ssim']:.4f} | {mean['psnr']:.2f} | {mean['mse']:.2e} | "
                      f"{mean['coc']:.4f} | {mean['grid']:.3f} | "
                      f"{'-' if f == 'average' else f'{better} / {len(by[f])}'} |")
-    lines += ["", "| case | fusion | SSIM | PSNR | MSE | CoC | grid | restore (s) |",
-              "|---|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['case']} | {r['fusion']} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
-              f"{r['mse']:.2e} | {r['coc']:.4f} | {r['grid']:.3f} | {r['seconds']:.0f} |"
-              for r in public]
+    lines += ["", *rows_table(public, [
+        ("case", "case", ""), ("fusion", "fusion", ""), ("SSIM", "ssim", ".4f"),
+        ("PSNR", "psnr", ".2f"), ("MSE", "mse", ".2e"), ("CoC", "coc", ".4f"),
+        ("grid", "grid", ".3f"), ("restore (s)", "seconds", ".0f")])]
     if real:
         lines += ["", "Real stacks (no ground truth): the grid measure against cubic "
                   "interpolation's (the target: at most + 0.02).", "",

@@ -28,7 +28,7 @@ from isonb.restore import load_network, restore_network
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import case_dir, hardware, write_result  # noqa: E402
+from run import case_dir, hardware, rows_table, write_result  # noqa: E402
 
 PRECISIONS = ("fp32", "fp16", "bf16")
 CROP = np.s_[:, 64:192, 64:192]
@@ -71,10 +71,10 @@ def write(rows: list[dict]) -> None:
         lines.append(f"| {p} | {mean['ssim']:.4f} | {mean['psnr']:.2f} | "
                      f"{max(r['max'] for r in sel):.2e} | {mean['rms']:.2e} | "
                      f"{mean['seconds']:.1f} |")
-    lines += ["", "| case | precision | SSIM | PSNR | max | rms | restore (s) |",
-              "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['case']} | {r['precision']} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
-              f"{r['max']:.2e} | {r['rms']:.2e} | {r['seconds']:.1f} |" for r in rows]
+    lines += ["", *rows_table(rows, [
+        ("case", "case", ""), ("precision", "precision", ""), ("SSIM", "ssim", ".4f"),
+        ("PSNR", "psnr", ".2f"), ("max", "max", ".2e"), ("rms", "rms", ".2e"),
+        ("restore (s)", "seconds", ".1f")])]
     write_result("precision.md", lines)
 
 

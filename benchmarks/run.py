@@ -153,6 +153,13 @@ def write_result(name: str, lines: list[str]) -> Path:
     return path
 
 
+def rows_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> list[str]:
+    """A markdown table, one line per row: `columns` are (heading, key, format spec)."""
+    lines = ["| " + " | ".join(h for h, _, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(format(r[k], f) for _, k, f in columns) + " |" for r in rows]
+    return lines
+
+
 def write_table(results_dir: Path) -> Path:
     rows = []
     for f in sorted(results_dir.glob("*.json")):
