@@ -7,6 +7,7 @@ METHODS = (*CLASSIC_METHODS, *NETWORKS)
 DEVICES = ("auto", "cuda", "mps", "cpu")  # where networks run
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # their arithmetic (`devices.autocast`)
 DIFFUSION = ("auto", "on", "off")  # whether the LDM's diffusion is sampled
+OUTPUTS = ("mean", "sample")  # the LDM's output: its MMSE estimate, or one posterior sample
 FUSIONS = ("average", "orientation")  # how the xz and yz restorations are combined
 DEGRADATIONS = ("psf", "learned")  # how the LDM's training inputs are made
 STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta", "mixed")  # simulated

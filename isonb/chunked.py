@@ -45,7 +45,7 @@ def summary_region(shape: tuple[int, int, int]) -> tuple[slice, slice, slice]:
 def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: str = "ldm",
                  samples: int = 2, steps: int = 4, seed: int = 0, tile: int = 1024,
                  chunk: int = 512, diffusion: str = "auto", refocus: bool = True,
-                 device: str = "cpu", fusion: str = "average"):
+                 device: str = "cpu", fusion: str = "average", output: str = "mean"):
     """A dask array (isotropic z, y, x), float32, of `observed` (a (z, y, x) dask or numpy
     array, e.g. `dask.array.from_zarr`) restored by the network in `weights`.
 
@@ -54,7 +54,7 @@ def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: s
     statistics every block shares, measured on `summary_region`: the intensity percentiles,
     the band estimate refocusing uses and, with `diffusion="auto"`, the probe that decides
     whether the diffusion is sampled (`restore.will_sample`). `fusion`: see
-    `volume.fuse_views`.
+    `volume.fuse_views`; `output` ("mean" or "sample"): see `restore.restore_slices`.
     """
     import dask.array as da
 
@@ -69,12 +69,12 @@ def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: s
     summary = np.asarray(observed[summary_region(observed.shape)], dtype=np.float32)
     limits = percentile_range(summary)
     model = _network(str(weights), method, device)
-    sampling = will_sample(model, summary, voxel_size, limits, diffusion, False,
+    sampling = will_sample(model, summary, voxel_size, limits, diffusion, output == "sample",
                            samples=samples, steps=steps, seed=seed, tile=tile)
     halo = DIFFUSION_HALO if sampling else HALO
     kw = dict(weights=str(weights), method=method, device=device, voxel_size=voxel_size,
               limits=limits, halo=halo, full=(ny, nx), samples=samples, steps=steps, seed=seed,
-              tile=tile, diffusion=sampling)
+              tile=tile, diffusion=sampling, kind=output)  # dask's blockwise has an `output`
     blocks = observed.astype(np.float32).rechunk((nz, block_sizes(ny, chunk, halo),
                                                   block_sizes(nx, chunk, halo)))
     views = da.map_overlap(_restore_block, blocks, depth={0: 0, 1: halo, 2: halo},
@@ -109,12 +109,13 @@ def _core(block_info: dict, halo: int) -> tuple[tuple[slice, slice], tuple[int, 
 
 def _restore_block(block: np.ndarray, block_info: dict, weights: str, method: str, device: str,
                    voxel_size: VoxelSize, limits: tuple[float, float], halo: int,
-                   full: tuple[int, int], **kw) -> np.ndarray:
+                   full: tuple[int, int], kind: str, **kw) -> np.ndarray:
     """The normalised xz and yz restorations of one haloed block's core, one after the other
     along z: (2 * isotropic z, core y, core x)."""
     (cy, cx), (oy, ox) = _core(block_info, halo)
     model = _network(weights, method, device)
-    args = dict(limits=limits, voxel_size=voxel_size, model=model, progress=False, **kw)
+    args = dict(limits=limits, voxel_size=voxel_size, model=model, progress=False,
+                output=kind, **kw)
     xz, _ = restore_view(block, "xz", cy, origin=ox, width=full[1], **args)  # (y, z, x)
     yz, _ = restore_view(block, "yz", cx, origin=oy, width=full[0], **args)  # (x, z, y)
     return np.concatenate([xz[:, :, cx].transpose(1, 0, 2), yz[:, :, cy].transpose(1, 2, 0)])

@@ -27,6 +27,7 @@ from .choices import (
     FUSIONS,
     METHODS,
     NETWORKS,
+    OUTPUTS,
     PRECISIONS,
     PSF_MODELS,
     STRUCTURES,
@@ -123,7 +124,7 @@ def _load_model(a: argparse.Namespace):
 _RESTORE_SCOPES = (
     (("weights", "device", "precision", "tile", "batch", "axial_slices"), NETWORKS),
     (("samples", "steps", "seed", "diffusion", "uncertainty", "uncertainty_samples",
-      "no_refocus", "fusion"),
+      "no_refocus", "fusion", "output_kind"),
      ("ldm",)),
     (("psf", "psf_fwhm", "iterations"), ("rl",)),
 )
@@ -135,7 +136,7 @@ def _refuse_inapplicable(a: argparse.Namespace) -> None:
     for options, methods in _RESTORE_SCOPES:
         for name in options:
             if a.method not in methods and getattr(a, name) != getattr(defaults, name):
-                flag = "--" + name.replace("_", "-")
+                flag = "--output" if name == "output_kind" else "--" + name.replace("_", "-")
                 raise IsonbError(f"{flag} does not apply to --method {a.method} (only to "
                                  f"{', '.join(methods)}). Fix: drop {flag}")
 
@@ -149,6 +150,8 @@ def cmd_restore(a: argparse.Namespace) -> int:
     _check_outputs(a, a.output, a.uncertainty)
     if a.uncertainty and a.diffusion == "off":
         raise IsonbError("--uncertainty needs the diffusion's samples. Fix: drop --diffusion off")
+    if a.output_kind == "sample" and a.diffusion == "off":
+        raise IsonbError("--output sample is drawn by the diffusion. Fix: drop --diffusion off")
     if a.uncertainty_samples < 2:
         raise IsonbError(f"--uncertainty-samples {a.uncertainty_samples}: a spread needs at "
                          "least 2 samples. Fix: pass --uncertainty-samples 2 or more")
@@ -159,7 +162,7 @@ def cmd_restore(a: argparse.Namespace) -> int:
             raise IsonbError(f"{a.input}: expected a 2D axial image or a stack of them, got "
                              f"shape {images.shape}. Fix: save each axial slice as (z, x)")
         result, spread = restore_axial_images(images, _load_model(a), samples=a.samples,
-                                              steps=a.steps, seed=a.seed,
+                                              steps=a.steps, seed=a.seed, output=a.output_kind,
                                               uncertainty_samples=a.uncertainty_samples)
         write_stack(a.output, result, None, overwrite=a.overwrite)
         if a.uncertainty:
@@ -249,7 +252,7 @@ def _slabs(a: argparse.Namespace, stack, model):
             stack.data, stack.voxel_size, model, samples=a.samples, steps=a.steps,
             seed=a.seed, batch=a.batch, tile=a.tile, refocus=not a.no_refocus,
             uncertainty=bool(a.uncertainty), diffusion=a.diffusion, scratch=a.scratch,
-            precision=a.precision, fusion=a.fusion,
+            precision=a.precision, fusion=a.fusion, output=a.output_kind,
             uncertainty_samples=a.uncertainty_samples):
         yield planes, spread
 
@@ -553,6 +556,11 @@ def _restore_parser(sub) -> argparse.ArgumentParser:
                                          "synthetic pairs; it costs about 2x the restoration)")
     p.add_argument("--uncertainty-samples", type=int, default=UNCERTAINTY_SAMPLES,
                    help="LDM: samples per slice, with noise of their own, for --uncertainty")
+    p.add_argument("--output", dest="output_kind", default="mean", choices=OUTPUTS,
+                   help="LDM: what the restored stack holds: the mean of the diffusion's "
+                        "samples (the MMSE estimate, what SSIM and PSNR reward), or one "
+                        "posterior sample (the texture of the xy planes, for looking at; "
+                        "--seed picks which; it always samples the diffusion)")
     p.add_argument("--fusion", default="average", choices=FUSIONS,
                    help="LDM: how the xz and yz restorations are combined: their mean, or "
                         "each lateral frequency mostly from the view whose slices run along "

@@ -87,27 +87,36 @@ class LDM(torch.nn.Module):
                                                                            steps)
 
     @torch.no_grad()
-    def restore(self, x: torch.Tensor, noise: torch.Tensor, steps: int) -> torch.Tensor:
+    def restore(self, x: torch.Tensor, noise: torch.Tensor, steps: int, refine: bool = True
+                ) -> torch.Tensor:
         """Restore a batch (B, 1, H, W) once per noise sample: (K, B, 1, H, W).
 
         Their mean is x_hat + w * (mean_k x_k - D(E(x_hat))), their spread that of the x_k.
         `noise` is (K, C, H/4, W/4), shared by every image of the batch, so neighbouring
         slices restored with the same noise stay consistent (no stripes); (K, B, C, H/4, W/4)
-        gives each image noise of its own.
+        gives each image noise of its own. `refine=False`: see `restore_groups`.
         """
-        return self.restore_groups(x, [noise], steps)[0]
+        return self.restore_groups(x, [noise], steps, refine)[0]
 
     @torch.no_grad()
-    def restore_groups(self, x: torch.Tensor, noises: list[torch.Tensor], steps: int
-                       ) -> list[torch.Tensor]:
+    def restore_groups(self, x: torch.Tensor, noises: list[torch.Tensor], steps: int,
+                       refine: bool = True) -> list[torch.Tensor]:
         """`restore` for several groups of noise, sharing x_hat and its latents: one
-        (K_g, B, 1, H, W) per group, each group's mean refined by its own samples."""
+        (K_g, B, 1, H, W) per group, each group's mean refined by its own samples.
+
+        With `refine=False` each output is a posterior sample as the diffusion draws it,
+        x_hat + (x_k - D(E(x_hat))) (the autoencoder's own error cancelled, no shrinkage by
+        w): the same spread, the texture of the xy planes it learned instead of the mean's.
+        """
         x_hat = self.estimate(x)
         z_hat, cond = self.condition(x, x_hat)
         base = self.autoencoder.decode(z_hat)
         out = []
         for noise in noises:
             xk = self._decode_samples(z_hat, cond, noise, steps)
+            if not refine:
+                out.append(x_hat + (xk - base))
+                continue
             mean = xk.mean(0)
             out.append(x_hat + self.refine_weight * (mean - base) + (xk - mean))
         return out

@@ -139,6 +139,22 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
     return outputs
 
 
+def posterior_sample(work: Path, stack_path: str, manifest: dict, models: dict[str, str],
+                     steps: int = 4, seed: int = 0) -> str:
+    """One posterior sample of the LDM for one stack (`restore --output sample`), written
+    beside its mean in work/restored: the texture the diffusion draws, for looking at."""
+    from .restore import load_network, restore_network
+
+    s = next(x for x in read_stacks(manifest, "test") if str(x.path) == stack_path)
+    t = time.perf_counter()
+    vol, _ = restore_network(s.data, s.voxel_size, load_network(models["ldm"], "ldm"),
+                             steps=steps, seed=seed, output="sample", uncertainty=False)
+    name = f"{s.path.parent.name}_{s.path.stem}_ldm_sample_seed{seed}.tif"
+    out = write_stack(work / "restored" / name, vol, (s.voxel_size[2],) * 3, overwrite=True)
+    print(f"sample   {s.path.name}: seed {seed}, in {time.perf_counter() - t:.0f} s")
+    return str(out)
+
+
 def restorations(work: Path, manifest: dict, samples: int = 2, steps: int = 4,
                  seed: int = 0) -> dict[str, dict[str, str]]:
     """restored.json as 03_inference wrote it; without it, the restorations made now."""

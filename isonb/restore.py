@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from . import degrade
 from .baselines import interpolate, richardson_lucy
 from .checkpoint import to_numpy
-from .choices import DIFFUSION, METHODS, NETWORKS, UNCERTAINTY_SAMPLES
+from .choices import DIFFUSION, METHODS, NETWORKS, OUTPUTS, UNCERTAINTY_SAMPLES
 from .devices import autocast, resolve_device
 from .errors import IsonbError
 from .io import VoxelSize
@@ -118,15 +118,17 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
                    steps: int = 4, seed: int = 0, batch: int | None = None, tile: int = 1024,
                    halo: int | None = None, diffusion: bool = True, progress: bool = True,
                    origin: int = 0, width: int | None = None, precision: str = "auto",
-                   spread_samples: int = 0, slice_ids: np.ndarray | None = None, view: int = 0
-                   ) -> tuple[np.ndarray, np.ndarray]:
+                   spread_samples: int = 0, slice_ids: np.ndarray | None = None, view: int = 0,
+                   output: str = "mean") -> tuple[np.ndarray, np.ndarray]:
     """Restore a stack of normalised axial images (n, z, w): (output, variance).
 
     For the LDM, the output is the mean of `samples` DDIM samples of `steps` steps from
     position-tied noise shared by every slice (or, with `diffusion=False`, its regression
-    estimate alone); other networks are deterministic. The variance is the unbiased one of
-    `spread_samples` further samples whose noise is each slice's own (seeded by `seed`,
-    `view` and `slice_ids`, default 0..n-1: see `uncertainty`), zero when none are drawn.
+    estimate alone), or with `output="sample"` the first of those samples, unshrunk
+    (`LDM.restore_groups` with refine=False); other networks are deterministic. The
+    variance is the unbiased one of `spread_samples` further samples whose noise is each
+    slice's own (seeded by `seed`, `view` and `slice_ids`, default 0..n-1: see
+    `uncertainty`), zero when none are drawn.
     Images are padded to the network's multiple and cut into `tile`-px cores
     read with `halo` px of context (default `HALO`, `DIFFUSION_HALO` when sampling), on the
     network's grid, so tiles give the whole image's result (see `volume.halo_tiles`).
@@ -138,6 +140,10 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     n, h, w = images.shape
     is_ldm = isinstance(model, LDM)
     sampling = is_ldm and diffusion and samples > 0
+    if output not in OUTPUTS or (output == "sample" and not sampling):
+        raise IsonbError(f"output {output!r}: a sample needs the LDM's diffusion. Fix: use "
+                         "--method ldm without --diffusion off, or --output mean")
+    samples = 1 if output == "sample" else samples  # the first of the mean's noises
     halo = (DIFFUSION_HALO if sampling else HALO) if halo is None else halo
     if origin % model.multiple:
         raise IsonbError(f"window origin {origin} is not on the network's grid "
@@ -163,11 +169,12 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
             latent = np.s_[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]
             with autocast(dev, precision):
                 if own is not None:
-                    out, extra = model.restore_groups(x, [noise[latent], own[latent]], steps)
+                    out, extra = model.restore_groups(x, [noise[latent], own[latent]], steps,
+                                                      refine=output == "mean")
                     extra = to_numpy(extra[:, :, 0][..., core[0], core[1]])
                     var[start:start + batch, oy, ox] = extra.var(0, ddof=1)
                 elif sampling:
-                    out = model.restore(x, noise[latent], steps)
+                    out = model.restore(x, noise[latent], steps, refine=output == "mean")
                 else:
                     out = (model.estimate(x) if is_ldm else model(x))[None]
             out = to_numpy(out[:, :, 0][..., core[0], core[1]])  # (K, B, core h, core w)
@@ -285,7 +292,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                           refocus: bool = True, tile: int = 1024, uncertainty: bool = True,
                           diffusion: str = "on", scratch: str | Path | None = None,
                           slab: int = 16, precision: str = "auto", fusion: str = "average",
-                          uncertainty_samples: int = UNCERTAINTY_SAMPLES
+                          uncertainty_samples: int = UNCERTAINTY_SAMPLES, output: str = "mean"
                           ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """Restore a stack with a trained network, yielding (z0, planes, spread planes) in order.
 
@@ -299,19 +306,21 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     "auto" skips sampling when no uncertainty is asked for and, measured on a few slices,
     its correction is below 0.1 % of the intensity range. The spread (with `uncertainty`,
     None otherwise) is the calibrated posterior spread of `isonb.uncertainty`, from
-    `uncertainty_samples` samples per slice with noise of its own. `precision`: see
+    `uncertainty_samples` samples per slice with noise of its own. `output`: "mean" (the
+    MMSE estimate, what SSIM and PSNR reward) or "sample" (one posterior sample per slice,
+    from the seed's noise, for looking at: `restore_slices`). `precision`: see
     `devices.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
     """
     dz, _, dx = voxel_size
     nz, ny, nx = observed.shape
     n_out = isotropic_depth(nz, dz, dx)
     lo, hi = percentile_range(observed)
-    sampling = will_sample(model, observed, voxel_size, (lo, hi), diffusion, uncertainty,
-                           samples=samples, steps=steps, seed=seed, tile=tile,
-                           precision=precision)
+    sampling = will_sample(model, observed, voxel_size, (lo, hi), diffusion,
+                           uncertainty or output == "sample", samples=samples, steps=steps,
+                           seed=seed, tile=tile, precision=precision)
     keep_spread = sampling and uncertainty and uncertainty_samples > 1
     kw = dict(samples=samples, steps=steps, seed=seed, batch=batch, tile=tile,
-              diffusion=sampling, progress=False, precision=precision,
+              diffusion=sampling, progress=False, precision=precision, output=output,
               spread_samples=uncertainty_samples if keep_spread else 0)
     folder = None
     if (4 if keep_spread else 2) * n_out * ny * nx * 4 > IN_MEMORY_BYTES:
@@ -382,8 +391,9 @@ def pair_restorer(model: LDM, kw: dict) -> Callable[[np.ndarray], tuple[np.ndarr
 def _spread_scale(model: LDM, observed: np.ndarray, limits: tuple[float, float],
                   deg: degrade.Degradation, kw: dict) -> float:
     """The map's calibration (`uncertainty.calibrate_scale`) on the stack's own synthetic
-    pairs, said in one line; 1 where it cannot be calibrated."""
-    scale = calibrate_scale(pair_restorer(model, kw), observed, limits, deg,
+    pairs, against the mean's errors whatever the output, said in one line; 1 where it cannot
+    be calibrated."""
+    scale = calibrate_scale(pair_restorer(model, {**kw, "output": "mean"}), observed, limits, deg,
                             patch=min(64, *observed.shape[1:]), seed=kw["seed"])
     if scale is None:
         print("uncertainty: not calibrated (the stack's noise alone covers the errors on its "
@@ -396,9 +406,10 @@ def _spread_scale(model: LDM, observed: np.ndarray, limits: tuple[float, float],
 
 def restore_axial_images(images: np.ndarray, model: torch.nn.Module, samples: int = 2,
                          steps: int = 4, seed: int = 0, progress: bool = True,
-                         uncertainty_samples: int = UNCERTAINTY_SAMPLES
+                         uncertainty_samples: int = UNCERTAINTY_SAMPLES, output: str = "mean"
                          ) -> tuple[np.ndarray, np.ndarray]:
-    """Restore 2D axial images (z first, already on the isotropic grid): (mean, spread).
+    """Restore 2D axial images (z first, already on the isotropic grid): (mean, spread), or
+    with `output="sample"` (one posterior sample, spread).
 
     The spread is that of `uncertainty_samples` samples per image with noise of its own,
     smoothed as in `isonb.uncertainty`; with no stack to calibrate on, it is not calibrated.
@@ -406,7 +417,8 @@ def restore_axial_images(images: np.ndarray, model: torch.nn.Module, samples: in
     stack = images[None] if images.ndim == 2 else images
     lo, hi = percentile_range(stack)
     mean, var = restore_slices(model, normalize(stack, lo, hi), samples, steps, seed,
-                               progress=progress, spread_samples=uncertainty_samples)
+                               progress=progress, spread_samples=uncertainty_samples,
+                               output=output)
     mean = denormalize(mean, lo, hi)
     std = (np.sqrt(smooth_slices(var)) * (hi - lo)).astype(np.float32)
     return (mean[0], std[0]) if images.ndim == 2 else (mean, std)

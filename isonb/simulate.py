@@ -63,6 +63,7 @@ class SimulatedCase:
     psf: np.ndarray  # on the isotropic grid (voxel_xy)^3
     config: SimulationConfig
     stats: dict = field(default_factory=dict)
+    clean: np.ndarray | None = None  # the observed stack before noise, in photons (not saved)
 
     @property
     def voxel_size(self) -> VoxelSize:
@@ -322,7 +323,8 @@ def simulate(cfg: SimulationConfig) -> SimulatedCase:
     observed, stats = add_noise(clean, foreground, cfg.snr, rng)
     stats["psf_fwhm_axial_um"], stats["psf_fwhm_lateral_um"] = psf_lib.psf_fwhm(
         h, (cfg.voxel_xy,) * 3)
-    return SimulatedCase(observed, gt[:n_gt] * np.float32(stats["gain"]), h, cfg, stats)
+    gain = np.float32(stats["gain"])
+    return SimulatedCase(observed, gt[:n_gt] * gain, h, cfg, stats, clean * gain)
 
 
 def save_case(case: SimulatedCase, outdir: str | Path, overwrite: bool = False) -> Path:

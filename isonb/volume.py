@@ -153,16 +153,17 @@ def foreground_mask(image: np.ndarray, patch_size: tuple[int, int], threshold: f
     return (local_max - lo) > threshold * (ref - lo)
 
 
-def sample_patches(
+def patch_corners(
     images: np.ndarray,
     patch_size: tuple[int, int],
     n: int,
     rng: np.random.Generator,
     threshold: float = 0.4,
 ) -> np.ndarray:
-    """`n` random (ph, pw) patches from a stack of 2D images (m, h, w), favouring foreground.
+    """(n, 3) (plane, y, x) corners of random (ph, pw) patches of a stack of 2D images
+    (m, h, w), favouring foreground.
 
-    Patch corners are drawn uniformly among positions whose patch holds structure
+    Corners are drawn uniformly among positions whose patch holds structure
     (`foreground_mask`); when a plane has none, anywhere in it.
     """
     m, h, w = images.shape
@@ -170,7 +171,7 @@ def sample_patches(
     if h < ph or w < pw:
         raise IsonbError(f"images of {h}x{w} are smaller than the patch size {ph}x{pw}; "
                          "Fix: use a smaller patch size or a larger volume")
-    out = np.empty((n, ph, pw), dtype=np.float32)
+    out = np.empty((n, 3), dtype=np.int64)
     planes = rng.integers(0, m, size=n)
     masks: dict[int, np.ndarray] = {}
     for i, p in enumerate(planes):
@@ -181,9 +182,22 @@ def sample_patches(
             corners[:] = fg[ph // 2: ph // 2 + h - ph + 1, pw // 2: pw // 2 + w - pw + 1]
             masks[p] = np.flatnonzero(corners) if corners.any() else np.arange(corners.size)
         idx = masks[p][rng.integers(0, len(masks[p]))]
-        y, x = divmod(int(idx), w - pw + 1)
-        out[i] = images[p, y:y + ph, x:x + pw]
+        out[i] = (p, *divmod(int(idx), w - pw + 1))
     return out
+
+
+def cut_patches(images: np.ndarray, corners: np.ndarray, patch_size: tuple[int, int]
+                ) -> np.ndarray:
+    """The (n, ph, pw) patches of `images` (m, h, w) at `corners` (n, 3) as float32."""
+    ph, pw = patch_size
+    return np.stack([images[p, y:y + ph, x:x + pw] for p, y, x in corners]).astype(np.float32)
+
+
+def sample_patches(images: np.ndarray, patch_size: tuple[int, int], n: int,
+                   rng: np.random.Generator, threshold: float = 0.4) -> np.ndarray:
+    """`n` random (ph, pw) patches from a stack of 2D images (m, h, w), favouring foreground
+    (`patch_corners`)."""
+    return cut_patches(images, patch_corners(images, patch_size, n, rng, threshold), patch_size)
 
 
 def augment(patch: np.ndarray, rng: np.random.Generator, lateral: bool) -> np.ndarray:

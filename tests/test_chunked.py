@@ -27,16 +27,17 @@ def wide_stack() -> np.ndarray:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("diffusion, fusion", [("off", "average"), ("on", "average"),
-                                               ("off", "orientation")])
+@pytest.mark.parametrize("diffusion, fusion, output", [
+    ("off", "average", "mean"), ("on", "average", "mean"), ("off", "orientation", "mean"),
+    ("auto", "average", "sample")])
 def test_dask_blocks_on_a_local_cluster_equal_the_in_memory_path(tiny_ldm, tmp_path, client,
-                                                                  diffusion, fusion):
+                                                                  diffusion, fusion, output):
     L.save(tiny_ldm, tmp_path / "w", {"seed": 0})
     data = wide_stack()
     store = tmp_path / "stack.zarr"
     zarr.create_array(store, shape=data.shape, chunks=(5, 100, 100), dtype="float32")[:] = data
     voxel = (0.3, 0.1, 0.1)
-    kw = dict(samples=1, steps=1, seed=3, diffusion=diffusion, fusion=fusion)
+    kw = dict(samples=1, steps=1, seed=3, diffusion=diffusion, fusion=fusion, output=output)
     lazy = restore_dask(da.from_zarr(str(store)), voxel, tmp_path / "w", chunk=128, **kw)
     assert lazy.numblocks[1:] == (2, 2)  # 264 = 128 + 136, 272 = 128 + 144: seams
     chunked = client.compute(lazy).result()

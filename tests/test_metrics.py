@@ -111,3 +111,16 @@ def test_block_by_block_scores_equal_the_whole_volume_scores():
     p = (g + 0.02 * rng.standard_normal(g.shape)).astype(np.float32) * -3 + 1  # a < 0 too
     whole, blocks = M.evaluate(p, g), M.evaluate_by_blocks(p, g, block=16)
     assert blocks == pytest.approx(whole, rel=1e-12)
+
+
+def test_spectrum_to_truth_says_smoother_or_rougher_than_the_truth_along_each_axis():
+    spectrum_to_truth, gaussian_filter = M.spectrum_to_truth, ndimage.gaussian_filter
+    rng = np.random.default_rng(0)
+    gt = gaussian_filter(rng.random((40, 48, 56)), 1.0)
+    assert spectrum_to_truth(2.0 * gt + 5.0, gt) == pytest.approx((0.0, 0.0), abs=1e-9)
+    smooth_z = gaussian_filter(gt, (2, 0, 0))  # blurred along z only
+    z_db, z_gap = spectrum_to_truth(smooth_z, gt, axis=0)
+    x_db, _ = spectrum_to_truth(smooth_z, gt, axis=2)
+    assert z_db < -10 and z_gap < -1.05 * z_db and abs(x_db) < z_gap / 5  # smoother along z
+    gaps = [spectrum_to_truth(gt + s * rng.standard_normal(gt.shape), gt)[1] for s in (0.02, 0.1)]
+    assert 0.1 < gaps[0] < gaps[1]  # noise moves the spectrum away from the truth's
