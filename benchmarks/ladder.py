@@ -104,7 +104,7 @@ def true_pairs(iso: np.ndarray, gt: np.ndarray, p: int, n: int) -> TruePairs:
 def true_degradation(case: SimulatedCase, estimate: Degradation) -> Degradation:
     """The estimate with the simulated PSF's extra axial blur instead of its own, as one
     Gaussian (exact for Gaussian PSFs; the central profile's for the Debye ones); its noise
-    (and clipping) as estimated."""
+    as estimated."""
     fa, fl = case.stats["psf_fwhm_axial_um"], case.stats["psf_fwhm_lateral_um"]
     dz, _, dx = case.voxel_size
     return replace(estimate, sigma_axial=float(np.sqrt(fa**2 - fl**2)) / FWHM_PER_SIGMA / dx,

@@ -58,7 +58,8 @@ def box_phantom(depth: int = 17, seed: int = 0) -> np.ndarray:
 def box_artefacts(restored: np.ndarray) -> dict[str, float]:
     """What a restoration of `box_phantom` adds, as fractions of the box's contrast (950),
     4 planes from the top and bottom: `level` (the far background's offset), `halo` (its
-    fall beside the box's left edge), `overshoot` (inside the box, above its plateau),
+    fall beside the box's left edge; negative where the edge spreads into the background
+    instead), `overshoot` (inside the box, above its plateau),
     `plateau` (the plateau's error); `roughness`: the far background's std over the input
     noise's; `edge` (px): where the profile crosses half height, against the true 47.5."""
     contrast = BOX_LEVEL - BOX_BACKGROUND

@@ -190,7 +190,10 @@ def cut_patches(images: np.ndarray, corners: np.ndarray, patch_size: tuple[int, 
                 ) -> np.ndarray:
     """The (n, ph, pw) patches of `images` (m, h, w) at `corners` (n, 3) as float32."""
     ph, pw = patch_size
-    return np.stack([images[p, y:y + ph, x:x + pw] for p, y, x in corners]).astype(np.float32)
+    out = np.empty((len(corners), ph, pw), dtype=np.float32)
+    for i, (p, y, x) in enumerate(corners):
+        out[i] = images[p, y:y + ph, x:x + pw]
+    return out
 
 
 def sample_patches(images: np.ndarray, patch_size: tuple[int, int], n: int,

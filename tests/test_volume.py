@@ -81,6 +81,11 @@ def test_sample_patches_prefers_foreground(rng):
     assert (patches.max(axis=(1, 2)) > 0.5).mean() > 0.9
     with pytest.raises(IsonbError, match="smaller than the patch"):
         V.sample_patches(images, (128, 128), 1, rng)
+    corners = V.patch_corners(images, (16, 16), 40, np.random.default_rng(5))
+    same = V.sample_patches(images, (16, 16), 40, np.random.default_rng(5))
+    assert np.array_equal(V.cut_patches(images, corners, (16, 16)), same)  # the same draws
+    assert np.array_equal(V.cut_patches(2 * images, corners, (16, 16)), 2 * same)
+    assert V.sample_patches(images, (16, 16), 0, rng).shape == (0, 16, 16)
 
 
 def test_normalize_inverts():
