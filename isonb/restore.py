@@ -140,8 +140,10 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     n, h, w = images.shape
     is_ldm = isinstance(model, LDM)
     sampling = is_ldm and diffusion and samples > 0
-    if output not in OUTPUTS or (output == "sample" and not sampling):
-        raise IsonbError(f"output {output!r}: a sample needs the LDM's diffusion. Fix: use "
+    if output not in OUTPUTS:
+        raise IsonbError(f"output {output!r}; Fix: choose one of {', '.join(OUTPUTS)}")
+    if output == "sample" and not sampling:
+        raise IsonbError("output 'sample': a sample needs the LDM's diffusion. Fix: use "
                          "--method ldm without --diffusion off, or --output mean")
     samples = 1 if output == "sample" else samples  # the first of the mean's noises
     halo = (DIFFUSION_HALO if sampling else HALO) if halo is None else halo
@@ -203,16 +205,17 @@ def restore_view(observed: np.ndarray, view: str, rows: slice, limits: tuple[flo
 
 
 def will_sample(model: torch.nn.Module, observed: np.ndarray, voxel_size: VoxelSize,
-                limits: tuple[float, float], diffusion: str, uncertainty: bool, samples: int,
-                steps: int, seed: int, tile: int, precision: str = "auto") -> bool:
+                limits: tuple[float, float], diffusion: str, samples_needed: bool,
+                samples: int, steps: int, seed: int, tile: int, precision: str = "auto") -> bool:
     """Whether the LDM's diffusion is sampled: `diffusion` "on" or "off", or "auto": unless
-    an uncertainty is asked for, only when its correction, measured on 4 xz slices, is at
-    least `DIFFUSION_NEGLIGIBLE` of the intensity range (said in one line)."""
+    samples are needed (an uncertainty map, a sample output), only when its correction,
+    measured on 4 xz slices, is at least `DIFFUSION_NEGLIGIBLE` of the intensity range (said
+    in one line)."""
     if diffusion not in DIFFUSION:
         raise IsonbError(f"diffusion={diffusion!r}; Fix: choose on, off or auto")
     if not isinstance(model, LDM) or diffusion == "off" or samples < 1:
         return False
-    if diffusion == "on" or uncertainty:
+    if diffusion == "on" or samples_needed:
         return True
     ny = observed.shape[1]
     probes = np.linspace(0, ny - 1, min(4, ny)).astype(int)

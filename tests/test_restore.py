@@ -127,6 +127,8 @@ def test_sample_output_is_one_unshrunk_draw_tied_to_the_seed_and_exact_in_tiles(
     assert np.abs(tiled - sample).max() <= 1e-4 * span
     with pytest.raises(R.IsonbError, match="sample needs the LDM's diffusion"):
         R.restore_slices(tiny_ldm, images, output="sample", diffusion=False, **kw)
+    with pytest.raises(R.IsonbError, match="choose one of mean, sample"):
+        R.restore_slices(tiny_ldm, images, output="median", **kw)
 
 
 def test_cli_sample_output_samples_even_on_auto_and_is_refused_where_nothing_samples(
