@@ -236,8 +236,8 @@ def main() -> None:
     for method in a.methods:
         rows = []
         path = a.results / f"{method}.json"
-        before = ({r["case"]: r for r in json.loads(path.read_text())["rows"]}
-                  if path.exists() else {})
+        earlier = json.loads(path.read_text()) if path.exists() else {"rows": []}
+        before = {r["case"]: r for r in earlier["rows"]}
         for name in a.cases:
             folder = case_dir(name, a.cache)
             out = folder / f"restored_{method}.tif"
@@ -260,7 +260,8 @@ def main() -> None:
         done = {r["case"] for r in rows}  # keep the rows of cases not rerun this time
         rows += [r for c, r in before.items() if c not in done]
         command = "python benchmarks/run.py " + " ".join(sys.argv[1:])
-        path.write_text(json.dumps({"command": command.strip(), "rows": rows}, indent=2))
+        note = {"note": earlier["note"]} if "note" in earlier else {}  # kept with its rows
+        path.write_text(json.dumps({"command": command.strip(), "rows": rows, **note}, indent=2))
         if method == "ldm-shipped" and len(rows) == len(CASES):
             record_in_card(HERE.parent / "weights" / "model.json", rows, command.strip())
     print(f"table: {write_table(a.results)}")

@@ -9,7 +9,7 @@ from .simulate import SimulationConfig
 
 _SHAPE = (128, 256, 256)  # ground-truth grid; a 64x256x256 observed stack at z_step 2
 
-# name -> config; structures, PSF models (axial/lateral FWHM ~3.8-9), z_step 1-4, SNR 5-20
+# name -> config; structures, PSF models (axial/lateral FWHM ~3.1-9), z_step 1-4, SNR 5-20
 CASES: dict[str, SimulationConfig] = {
     "nuclei-gauss4-z1-snr20": SimulationConfig(
         structure="nuclei", shape=_SHAPE, psf="gaussian", fwhm_lateral=0.25, fwhm_axial=1.0,
@@ -27,6 +27,8 @@ CASES: dict[str, SimulationConfig] = {
         structure="mixed", shape=_SHAPE, psf="widefield", na=1.0, z_step=2, snr=12, seed=16),
     "puncta-confocal0.9-z3-snr6": SimulationConfig(
         structure="puncta", shape=_SHAPE, psf="confocal", na=0.9, z_step=3, snr=6, seed=17),
+    "beads-confocal1.2-z3-snr10": SimulationConfig(  # the microscopist's first check
+        structure="beads", shape=_SHAPE, psf="confocal", na=1.2, z_step=3, snr=10, seed=18),
 }
 
 

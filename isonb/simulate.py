@@ -1,7 +1,8 @@
 """Liver-like idealised tissue and its anisotropic image, with ground truth (BENCHMARK.md).
 
 Structures (nuclei, Voronoi cell membranes, hollow sinusoids, a bile-canaliculi network,
-puncta) are drawn on an isotropic grid of spacing `voxel_xy`, stained unevenly, then imaged:
+puncta; or sparse sub-resolution beads, the microscopist's PSF check) are drawn on an
+isotropic grid of spacing `voxel_xy`, stained unevenly, then imaged:
   ground truth = every xy plane blurred by the PSF's focal plane (lateral blur only);
   observed     = full 3D PSF blur, every `z_step`-th plane, Poisson + Gaussian noise at `snr`.
 This follows the dataset authors' simulator (BioDecodingLab/DenseTissueAnalysis).
@@ -18,7 +19,7 @@ from scipy import ndimage
 from scipy.signal import fftconvolve
 
 from . import psf as psf_lib
-from .choices import PSF_MODELS, STRUCTURES
+from .choices import MIXED, PSF_MODELS, STRUCTURES
 from .errors import IsonbError, fail
 from .io import VoxelSize, write_stack
 
@@ -233,7 +234,7 @@ def tissue(cfg: SimulationConfig, rng: np.random.Generator) -> np.ndarray:
     n_cells = max(2, int(round(vol_um3 / (cfg.cell_size**3 * np.pi / 6) * 1.3)))
     labels, seeds = voronoi_cells(shape, n_cells, rng)
     parts: dict[str, tuple[float, np.ndarray]] = {}
-    want = {cfg.structure} if cfg.structure != "mixed" else set(STRUCTURES) - {"mixed"}
+    want = {cfg.structure} if cfg.structure != "mixed" else set(MIXED)
     if "membranes" in want:
         parts["membranes"] = (0.5, cell_membranes(labels))
     if "nuclei" in want:
@@ -251,6 +252,8 @@ def tissue(cfg: SimulationConfig, rng: np.random.Generator) -> np.ndarray:
     if "puncta" in want:
         parts["puncta"] = (1.2, puncta(shape, 2e-4 if cfg.structure == "puncta" else 5e-5,
                                        max(1.0, 0.12 * um), rng))
+    if "beads" in want:  # sparse sub-resolution point sources (175 nm, as PS-Speck beads)
+        parts["beads"] = (1.0, puncta(shape, 3e-5, 0.175 / 2.355 * um, rng))
     specimen = np.zeros(shape, dtype=np.float32)
     for weight, part in parts.values():
         specimen = np.maximum(specimen, weight * part)

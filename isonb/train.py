@@ -209,8 +209,11 @@ def _start(stacks: list[Stack] | TrainingData, cfg: TrainConfig, ckpt: Path, pro
     for stack, deg in zip(data.meta["stacks"], data.degradations):
         dx = stack["voxel_size_um"][2]
         bands = " -> ".join(f"{s * FWHM_PER_SIGMA * dx:.2f}" for s in deg.band_sigmas)
+        how = (f"by band, coarse to fine: {bands} µm" if bands else
+               f"from {deg.source}" if deg.sigma_axial > 0 else
+               "none found: neither the spectra nor isolated point sources rise above the noise")
         print(f"  {Path(stack['file']).name}: estimated extra axial blur FWHM "
-              f"{deg.fwhm_axial_extra(dx):.3f} µm (by band, coarse to fine: {bands} µm), "
+              f"{deg.fwhm_axial_extra(dx):.3f} µm ({how}), "
               f"z_step {deg.z_step:.2f}, noise {deg.noise_std:.4f} (normalised)")
     held, pairs = data.pairs.split(HOLD_OUT)
     budget = cfg.minutes * 60 if cfg.minutes > 0 else float("inf")

@@ -9,6 +9,7 @@ from isonb.degrade import (
     estimate_axial_sigma,
     estimate_degradation,
     estimate_noise_std,
+    gaussian_width,
     infocus_gain,
     power_spectrum,
     refocus,
@@ -92,6 +93,22 @@ def test_estimated_degradation_on_a_simulated_gaussian_case():
     sigma_true = case.stats["read_noise_std"]  # the read-noise part alone: a lower bound
     assert sigma_true * 0.8 < deg.noise_std < sigma_true * 2.0
     assert infocus_gain(deg, np.array([0.0, 0.5])) == pytest.approx(1.0, abs=0.2)
+
+
+def test_gaussian_width_fits_a_sampled_gaussian_on_an_offset():
+    t = np.arange(-5, 6) * 0.3
+    assert gaussian_width(7.0 * np.exp(-t**2 / (2 * 0.4**2)) + 2.0, 0.3) == pytest.approx(0.4)
+    assert np.isnan(gaussian_width(np.ones(11), 0.3))  # no peak: no width
+
+
+def test_sparse_beads_get_their_axial_blur_from_point_sources():
+    # 175-nm beads, confocal NA 1.2, every 3rd plane: the spectra are noise, the beads are not
+    case = simulate(SimulationConfig(structure="beads", shape=(96, 192, 192), psf="confocal",
+                                     na=1.2, z_step=3, snr=10, seed=4))
+    deg = estimate_degradation(case.observed, case.voxel_size)
+    assert deg.band_sigmas == () and deg.source == "point sources"
+    lateral, axial = case.stats["psf_fwhm_lateral_um"], case.stats["psf_fwhm_axial_um"]
+    assert deg.fwhm_axial_extra(0.1) == pytest.approx(np.sqrt(axial**2 - lateral**2), rel=0.2)
 
 
 def test_infocus_gain_undoes_a_cone_and_leaves_flat_or_rising_bands_alone():
