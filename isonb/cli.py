@@ -356,14 +356,20 @@ def _check_prepared(a: argparse.Namespace, folder: str) -> None:
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from . import metrics
+    from .degrade import estimate_degradation
     from .io import find_stacks, read_stack
 
     paths = [p for x in a.predictions for p in (find_stacks(x) if _is_folder(x) else [x])]
     gt = read_stack(a.ground_truth).data if a.ground_truth else None
+    observed = read_stack(a.observed) if a.observed else None
+    deg = estimate_degradation(observed.data, observed.voxel_size) if observed else None
     rows = []
     for path in paths:
         pred = read_stack(path).data
-        scores = metrics.evaluate(pred, gt) if gt is not None else metrics.no_reference(pred)
+        if observed is not None:
+            _check_restored_of(pred.shape, observed, path)
+        scores = metrics.evaluate(pred, gt) if gt is not None else metrics.no_reference(
+            pred, observed.data if observed else None, deg)
         rows.append({"method": Path(path).stem, **scores})
     if a.csv:
         print(f"-> {metrics.write_csv(rows, a.csv)}", file=sys.stderr)
@@ -372,6 +378,20 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     else:
         print(metrics.markdown_table(rows, tuple(k for k in rows[0] if k != "method")))
     return 0
+
+
+def _check_restored_of(shape: tuple[int, ...], observed, path: str) -> None:
+    """A restoration of `observed` lies on its isotropic grid: same y, x, and the depth
+    `volume.isotropic_depth` gives."""
+    from .volume import isotropic_depth
+
+    dz, _, dx = observed.voxel_size
+    nz, ny, nx = observed.data.shape
+    expected = (isotropic_depth(nz, dz, dx), ny, nx)
+    if tuple(shape) != expected:
+        raise IsonbError(f"{path}: shape {tuple(shape)} is not the isotropic grid {expected} of "
+                         f"{observed.path}. Fix: pass the stack it was restored from as "
+                         "--observed, with the same voxel size")
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
@@ -584,11 +604,14 @@ def _evaluate_parser(sub) -> None:
                                "truth, or the no-reference isotropy figures without one",
               "  python -m isonb evaluate restored.tif --ground-truth sim/gt.tif --json\n"
               "  python -m isonb evaluate restored/ --ground-truth sim/gt.tif --csv scores.csv\n"
-              "  python -m isonb evaluate restored.tif", cmd_evaluate)
+              "  python -m isonb evaluate restored.tif --observed stack.tif", cmd_evaluate)
     p.add_argument("predictions", nargs="+",
                    help="restored stacks on the isotropic grid, or folders of them")
     p.add_argument("--ground-truth", help="the ground truth; without it, only the "
                                           "no-reference figures")
+    p.add_argument("--observed", help="without a ground truth: the stack the predictions were "
+                                      "restored from, for data_residual (about 1: the "
+                                      "restoration explains the data to within its noise)")
     p.add_argument("--csv", help="also write the table here, as CSV")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

@@ -70,23 +70,30 @@ def default_dataset(root: str | Path | None = None, verbose: bool = True,
     )
 
 
+GENERALIST_STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta", "mixed",
+                         "mixed")  # the first stage's draw (mixed twice); later stages add beads
+
+
 def generalist_configs(n: int, seed: int = 5000,
-                       shape: tuple[int, int, int] = (65, 160, 160)) -> list[SimulationConfig]:
+                       shape: tuple[int, int, int] = (65, 160, 160),
+                       structures: tuple[str, ...] = GENERALIST_STRUCTURES,
+                       balanced: bool = False) -> list[SimulationConfig]:
     """`n` random cases over BENCHMARK.md's ranges, for training the shipped model.
 
     Structures, PSF model (Gaussian with axial/lateral FWHM 3-9, widefield or confocal with
     NA 0.8-1.2), z_step 1-4 and SNR 5-20 are drawn from `seed`; the seeds of the cases
-    themselves (seed + i) never meet those of the public benchmark (11-17) or the default
-    dataset (1001-2001).
+    themselves (seed + i) never meet those of the public benchmark (11-18) or the default
+    dataset (1001-2001). `balanced` takes the structures in turn instead of drawing them, so
+    that a short list covers each.
     """
     rng = np.random.default_rng(seed)
-    structures = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta", "mixed", "mixed")
     configs = []
     for i in range(n):
         psf = str(rng.choice(["gaussian", "widefield", "confocal"]))
         lateral = float(rng.uniform(0.2, 0.3))
         configs.append(SimulationConfig(
-            structure=str(rng.choice(structures)), shape=shape, psf=psf,
+            structure=structures[i % len(structures)] if balanced else str(rng.choice(structures)),
+            shape=shape, psf=psf,
             na=float(rng.uniform(0.8, 1.2)), fwhm_lateral=lateral,
             fwhm_axial=float(lateral * rng.uniform(3.0, 9.0)), z_step=int(rng.integers(1, 5)),
             snr=float(rng.uniform(5.0, 20.0)), seed=seed + i))

@@ -287,6 +287,38 @@ def estimate_degradation(observed: np.ndarray, voxel_size: tuple[float, float, f
                        band_freqs=freqs, band_sigmas=sigmas, source=source)
 
 
+def axial_forward_matrix(n_obs: int, n_out: int, z_step: float, sigma: float) -> np.ndarray:
+    """(n_obs, n_out) matrix taking a column of the isotropic volume to the observed planes:
+    blurred along z by `sigma` (px, mirrored at the ends), then read at plane k * z_step
+    (linear between grid planes when z_step is not whole)."""
+    blur = gaussian_filter1d(np.eye(n_out), sigma, axis=0, mode="reflect") if sigma > 0 \
+        else np.eye(n_out)
+    sample = np.zeros((n_obs, n_out))
+    for k in range(n_obs):
+        p = min(k * z_step, n_out - 1.0)
+        i = min(int(p), n_out - 2) if n_out > 1 else 0
+        w = p - i
+        sample[k, i] += 1.0 - w
+        if w > 0:
+            sample[k, i + 1] += w
+    return sample @ blur
+
+
+def data_residual(restored: np.ndarray, observed: np.ndarray, deg: Degradation,
+                  columns: int = 4096, seed: int = 0) -> float:
+    """Mean squared difference between the observed stack and the restored volume degraded
+    again (`axial_forward_matrix`, one Gaussian), over the noise variance: about 1 when
+    the restoration explains the data to within its noise, above 1 where it contradicts
+    them. `columns` random (y, x) columns keep it cheap on large stacks."""
+    n_obs, ny, nx = observed.shape
+    a = axial_forward_matrix(n_obs, restored.shape[0], deg.z_step, deg.sigma_axial)
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(ny * nx, size=min(columns, ny * nx), replace=False)
+    y, x = np.unravel_index(idx, (ny, nx))
+    r = a @ restored[:, y, x].astype(np.float64) - observed[:, y, x]
+    return float(np.mean(r**2) / max(deg.noise_std, 1e-12) ** 2)
+
+
 def blur_axial_by_band(img: np.ndarray, freqs: tuple[float, ...], sigmas: tuple[float, ...]
                        ) -> np.ndarray:
     """Blur axis 0 of a 2D image by a Gaussian whose width depends on the axis-1 frequency.

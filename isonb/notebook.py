@@ -176,6 +176,7 @@ def score_restorations(manifest: dict, restored: dict[str, dict[str, str]],
     """
     from . import metrics
     from .baselines import LABELS, interpolate, richardson_lucy
+    from .degrade import estimate_degradation
     from .io import read_image
 
     names = {"ldm": "ours (isonb LDM)", **{m: f"{n} (same budget)" for m, n in LABELS.items()}}
@@ -191,9 +192,10 @@ def score_restorations(manifest: dict, restored: dict[str, dict[str, str]],
         vols.update({name: read_stack(f).data for name, f in (extra or {}).items()})
         gt = read_stack(manifest["ground_truth"][p]).data if p in manifest["ground_truth"] \
             else None
+        deg = estimate_degradation(s.data, s.voxel_size)
         for method, vol in vols.items():
             scores = metrics.evaluate(vol, gt) if gt is not None else {}
             rows.append({"stack": Path(p).parent.name, "method": method, **scores,
-                         **metrics.no_reference(vol)})
+                         **metrics.no_reference(vol, s.data, deg)})
         results[p] = (vols, gt, s.voxel_size)
     return rows, results

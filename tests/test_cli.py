@@ -5,7 +5,7 @@ import pytest
 import tifffile
 
 from isonb.cli import main
-from isonb.io import read_stack
+from isonb.io import read_stack, write_stack
 
 
 @pytest.mark.parametrize("verb", ["simulate", "restore", "evaluate", "demo"])
@@ -57,6 +57,18 @@ def test_restore_and_evaluate_a_folder_into_one_table(tmp_path, capsys):
     assert rows["a"] == rows["b"] < rows["rl"]  # same stack, same score; RL ahead of cubic
     assert main(["evaluate", str(tmp_path / "out" / "a.tif")]) == 0  # no ground truth
     assert "fwhm_ratio" in capsys.readouterr().out
+    cubic = read_stack(tmp_path / "out" / "a.tif")
+    write_stack(tmp_path / "shifted.tif", np.roll(cubic.data, 4, axis=0), cubic.voxel_size)
+    assert main(["evaluate", str(tmp_path / "out" / "a.tif"), str(tmp_path / "shifted.tif"),
+                 "--observed", str(sim / "observed.tif"), "--json"]) == 0
+    residual = {r["method"]: r["data_residual"] for r in json.loads(capsys.readouterr().out)}
+    assert residual["a"] < 1.0  # interpolation keeps the data's noise: below the noise floor
+    assert residual["shifted"] > 5 * residual["a"]  # contradicts the data
+    crop = read_stack(sim / "observed.tif")
+    write_stack(tmp_path / "crop.tif", crop.data[:, :, :40], crop.voxel_size)
+    assert main(["evaluate", str(tmp_path / "out" / "a.tif"), "--observed",
+                 str(tmp_path / "crop.tif")]) == 2  # not the stack it was restored from
+    assert "Fix: pass the stack it was restored from" in capsys.readouterr().err
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path, capsys):

@@ -18,13 +18,17 @@ def test_default_dataset_is_made_once_and_cached(tmp_path):
 
 
 def test_generalist_cases_span_the_benchmark_ranges():
-    from isonb.data import generalist_configs
+    from isonb.data import GENERALIST_STRUCTURES, generalist_configs
 
     cfgs = generalist_configs(40)
     assert {c.psf for c in cfgs} == {"gaussian", "widefield", "confocal"}
     assert {c.z_step for c in cfgs} == {1, 2, 3, 4}
     assert all(5 <= c.snr <= 20 for c in cfgs)
-    assert not {c.seed for c in cfgs} & {11, 12, 13, 14, 15, 16, 17, 1001, 1002, 2001}
+    assert not {c.seed for c in cfgs} & {11, 12, 13, 14, 15, 16, 17, 18, 1001, 1002, 2001}
+    every = GENERALIST_STRUCTURES + ("beads",)
+    balanced = generalist_configs(len(every), 6000, structures=every, balanced=True)
+    assert sorted(c.structure for c in balanced) == sorted(every)  # each structure, in turn
+    assert generalist_configs(12) == generalist_configs(12, structures=GENERALIST_STRUCTURES)
 
 
 def test_quick_mode_makes_the_same_stacks_on_a_smaller_field(tmp_path):

@@ -4,7 +4,9 @@ from scipy import ndimage
 
 from isonb.degrade import (
     Degradation,
+    axial_forward_matrix,
     blur_axial_by_band,
+    data_residual,
     estimate_axial_bands,
     estimate_axial_sigma,
     estimate_degradation,
@@ -147,3 +149,23 @@ def test_synthetic_axial_patches_are_blurred_along_axis_0_only():
     assert d0 < 0.4 and d1 > 0.5
     noisy = synthesize_axial(img, Degradation(0.0, 1.0, 0.5), rng)
     assert np.std(noisy - img) == pytest.approx(0.5, rel=0.05)
+
+
+def test_forward_matrix_blurs_then_reads_every_z_step_th_plane():
+    vol = np.random.default_rng(1).random((13, 4, 5))
+    a = axial_forward_matrix(5, 13, 3.0, 1.5)
+    expected = ndimage.gaussian_filter1d(vol, 1.5, axis=0, mode="reflect")[::3]
+    got = np.einsum("ij,jyx->iyx", a, vol)
+    assert np.allclose(got, expected)
+    half = axial_forward_matrix(3, 6, 2.5, 0.0)  # plane 1 lies halfway between planes 2 and 3
+    assert np.allclose(half[1], [0, 0, 0.5, 0.5, 0, 0])
+
+
+def test_data_residual_is_one_for_the_truth_and_larger_for_a_wrong_volume():
+    rng = np.random.default_rng(2)
+    truth = ndimage.gaussian_filter(rng.random((25, 48, 48)), 2.0) * 10
+    deg = Degradation(sigma_axial=2.0, z_step=3.0, noise_std=0.05)
+    a = axial_forward_matrix(9, 25, 3.0, 2.0)
+    observed = np.einsum("ij,jyx->iyx", a, truth) + rng.normal(0, 0.05, (9, 48, 48))
+    assert data_residual(truth, observed, deg) == pytest.approx(1.0, abs=0.1)
+    assert data_residual(np.roll(truth, 2, axis=0), observed, deg) > 3.0

@@ -1,10 +1,15 @@
-"""Train the shipped generalist LDM (weights/ beside this file).
+"""Train the shipped generalist LDM (weights/ beside this file), in stages.
 
-    python weights/train_generalist.py --minutes 20
+    python weights/train_generalist.py --minutes 20                       # stage 1
+    python weights/train_generalist.py --init weights --seed-base 6000 --stacks 16 --beads \\
+        --patches 4000 --minutes 30 --out /tmp/stage2 --real ../shared/data/spots.tif \\
+        ../shared/data/golgi_airyscan.tif ../shared/data/dna_confocal_widefield.tif:0  # stage 2
 
 The model is trained the unpaired way, exactly as `python -m isonb train` does on a user's
-stacks: from each simulated stack only its observed xy and resliced xz/yz planes are used,
-never its ground truth. The stacks span BENCHMARK.md's ranges (`isonb.data.generalist_configs`).
+stacks: from each stack only its observed xy and resliced xz/yz planes are used, never a
+ground truth. Simulated stacks span BENCHMARK.md's ranges (`isonb.data.generalist_configs`);
+real stacks (`--real FILE[:CHANNEL]`) need none. A later stage starts from an earlier
+stage's weights (`--init`), and its card keeps the earlier card's steps, time and hardware.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from isonb.data import generalist_configs
+from isonb.data import GENERALIST_STRUCTURES, generalist_configs
 from isonb.io import read_stack
 from isonb.simulate import save_case, simulate
 from isonb.train import TrainConfig, train
@@ -21,21 +26,40 @@ from isonb.train import TrainConfig, train
 HERE = Path(__file__).resolve().parent
 
 
+def real_stack(spec: str):
+    """A real stack from FILE or FILE:CHANNEL (unpaired training data: no ground truth)."""
+    path, _, channel = spec.partition(":")
+    return read_stack(path, channel=int(channel) if channel else None)
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--stacks", type=int, default=12, help="simulated training stacks")
+    ap.add_argument("--seed-base", type=int, default=5000,
+                    help="seed of the simulated stacks' draw (stage 1: 5000)")
+    ap.add_argument("--beads", action="store_true",
+                    help="simulate sub-resolution bead stacks too, and every structure in "
+                         "turn (stage 2 on)")
+    ap.add_argument("--real", nargs="*", default=[], metavar="FILE[:CHANNEL]",
+                    help="real stacks to train on as well")
     ap.add_argument("--minutes", type=float, default=20.0, help="training time budget")
+    ap.add_argument("--patches", type=int, default=3000, help="xy patches in the pool")
+    ap.add_argument("--init", default="", help="weights folder to continue from")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE)
     a = ap.parse_args()
-    stacks = []
+    structures = GENERALIST_STRUCTURES + (("beads",) if a.beads else ())
+    stacks = [real_stack(spec) for spec in a.real]
     with tempfile.TemporaryDirectory() as tmp:
-        for i, cfg in enumerate(generalist_configs(a.stacks)):
+        for i, cfg in enumerate(generalist_configs(a.stacks, a.seed_base, structures=structures,
+                                                   balanced=a.beads)):
             folder = save_case(simulate(cfg), Path(tmp) / f"stack_{i:02d}")
             stacks.append(read_stack(folder / "observed.tif"))  # observed only: unpaired
             stacks[-1].path = Path(f"simulated/{cfg.structure}-{cfg.psf}-z{cfg.z_step}"
                                    f"-snr{cfg.snr:.0f}-seed{cfg.seed}.tif")
-        train(stacks, a.out, TrainConfig(seed=a.seed, minutes=a.minutes), overwrite=True)
+        cfg = TrainConfig(seed=a.seed, minutes=a.minutes, n_patches=a.patches, init=a.init)
+        train(stacks, a.out, cfg, overwrite=True)
 
 
 if __name__ == "__main__":
