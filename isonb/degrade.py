@@ -20,6 +20,7 @@ import numpy as np
 from scipy.interpolate import make_interp_spline
 from scipy.ndimage import gaussian_filter, gaussian_filter1d
 from scipy.optimize import OptimizeWarning, curve_fit, isotonic_regression
+from scipy.spatial import cKDTree
 from skimage.feature import peak_local_max
 
 from .psf import FWHM_PER_SIGMA
@@ -235,16 +236,15 @@ def point_sources(observed: np.ndarray, dz: float, dx: float, noise_std: float,
     smooth = gaussian_filter(np.asarray(observed, dtype=np.float32), (0, 1, 1))
     level = np.median(smooth) + 8 * noise_std / 2.5  # smoothing by 1 px: noise std / ~2.5
     peaks = peak_local_max(smooth, min_distance=2, threshold_abs=level, exclude_border=False)
+    if len(peaks) < 2 or len(peaks) > 5000:
+        return []
     wz, wx = int(np.ceil(isolation_um / dz)), int(np.ceil(isolation_um / dx))
     inside = np.all((peaks >= (wz, wx, wx)) & (peaks < np.array(observed.shape) - (wz, wx, wx)),
                     axis=1)
-    if len(peaks) < 2 or len(peaks) > 5000:
-        return []
     um = peaks * np.array([dz, dx, dx])
-    d = np.linalg.norm(um[:, None] - um[None], axis=-1)
-    np.fill_diagonal(d, np.inf)
+    nearest = cKDTree(um).query(um, k=2)[0][:, 1]  # distance to the nearest other peak
     found = []
-    for z, y, x in peaks[inside & (d.min(1) > isolation_um)]:
+    for z, y, x in peaks[inside & (nearest > isolation_um)]:
         sz = gaussian_width(observed[z - wz:z + wz + 1, y, x], dz)
         sy = gaussian_width(observed[z, y - wx:y + wx + 1, x], dx)
         sx = gaussian_width(observed[z, y, x - wx:x + wx + 1], dx)

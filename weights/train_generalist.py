@@ -28,7 +28,9 @@ HERE = Path(__file__).resolve().parent
 
 def real_stack(spec: str):
     """A real stack from FILE or FILE:CHANNEL (unpaired training data: no ground truth)."""
-    path, _, channel = spec.partition(":")
+    path, _, channel = spec.rpartition(":")
+    if not channel.isdigit():  # no channel given (a colon of the path itself is kept)
+        path, channel = spec, ""
     return read_stack(path, channel=int(channel) if channel else None)
 
 
