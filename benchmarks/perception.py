@@ -7,7 +7,8 @@ LDM (refocused, as `restore` does by default) as:
   regressor only      --diffusion off: x_hat = x + R(x), refocused
   mean, K=2           --diffusion on: the default output with its 2 samples
   mean, K=8           the same with 8 samples
-  sample, seed 0/1    --output sample: one posterior sample, x_hat + (x_1 - D(E(x_hat)))
+  sample, seed 0/1    --output sample: one posterior sample, x_hat + (x_1 - D(E(x_hat))),
+                      its noise drifting over 8 slices (over 2, 32 or none: the other rows)
 and scored against the ground truth (SSIM, PSNR as BENCHMARK.md) and on texture: the power
 spectrum along z, and along x, against the ground truth's (`metrics.spectrum_to_truth`:
 10 log10 of their ratio over 0.05-0.25 cycles per voxel, each scaled by its percentiles; its mean,
@@ -26,19 +27,22 @@ from ablation import CROP
 from run import case_dir, hardware, write_result
 
 from isonb import ldm as ldm_lib
-from isonb import metrics
+from isonb import metrics, restore
 from isonb.baselines import interpolate
 from isonb.benchmark import CASES
 from isonb.checkpoint import shipped_weights
 from isonb.io import read_stack
-from isonb.restore import restore_network
 
 HERE = Path(__file__).resolve().parent
+DRIFT = restore.SAMPLE_DRIFT  # the default: slices over which a sample's noise drifts
 VARIANTS = {"regressor only": dict(diffusion="off"),
             "mean, K=2 (default output)": dict(diffusion="on", samples=2),
             "mean, K=8": dict(diffusion="on", samples=8),
             "sample, seed 0": dict(output="sample", seed=0),
-            "sample, seed 1": dict(output="sample", seed=1)}
+            "sample, seed 1": dict(output="sample", seed=1),
+            "sample, seed 0, drift over 2 slices": dict(output="sample", drift=2),
+            "sample, seed 0, drift over 32 slices": dict(output="sample", drift=32),
+            "sample, seed 0, noise shared by every slice": dict(output="sample", drift=10**9)}
 
 
 def main() -> None:
@@ -52,19 +56,23 @@ def main() -> None:
         t = time.perf_counter()
         results = {"cubic": (interpolate(data, obs.voxel_size), time.perf_counter() - t)}
         for label, kw in VARIANTS.items():
+            kw = dict(kw)
+            restore.SAMPLE_DRIFT = kw.pop("drift", DRIFT)
             t = time.perf_counter()
-            vol, _ = restore_network(data, obs.voxel_size, model, progress=False,
-                                     uncertainty=False, **kw)
+            vol, _ = restore.restore_network(data, obs.voxel_size, model, progress=False,
+                                             uncertainty=False, **kw)
             results[label] = (vol, time.perf_counter() - t)
+        restore.SAMPLE_DRIFT = DRIFT
         for label, (vol, seconds) in results.items():
             s = metrics.evaluate(vol, gt[: len(vol)])
             s["z_db"], s["z_gap"] = metrics.spectrum_to_truth(vol, gt[: len(vol)], axis=0)
             s["x_db"], s["x_gap"] = metrics.spectrum_to_truth(vol, gt[: len(vol)], axis=2)
+            s["stripe"] = metrics.stripe_score(vol)
             s["seconds"] = seconds
             rows.append((name, label, s))
             print(f"{name:32s} {label:28s} SSIM {s['ssim']:.4f} PSNR {s['psnr']:.2f} "
                   f"z {s['z_db']:+.1f} dB (|{s['z_gap']:.1f}|) x {s['x_db']:+.1f} dB "
-                  f"(|{s['x_gap']:.1f}|) {seconds:.0f} s", flush=True)
+                  f"(|{s['x_gap']:.1f}|) stripe {s['stripe']:.2f} {seconds:.0f} s", flush=True)
     write(rows, float(model.refine_weight), card)
 
 
@@ -79,16 +87,21 @@ def write(rows: list[tuple], weight: float, card: dict) -> None:
              "Texture: the power spectrum along z (and x) against the ground truth's, "
              "10 log10 of their ratio over 0.05-0.25 cycles per voxel: its mean (below 0: "
              "smoother than the truth) and mean absolute value (the distance; 0 = the "
-             f"truth's texture). Hardware: {hardware()}.", "",
+             "truth's texture). xy stripe score: the xy planes' grid (`metrics.stripe_score`, "
+             "about 1 without a grid). A sample's noise drifts from slice to slice over "
+             f"{DRIFT} slices by default (`restore.drifting_noise`); the drift rows vary "
+             f"that. Hardware: {hardware()}.", "",
              "| output | SSIM | PSNR | z spectrum vs truth (dB) | distance | x spectrum vs "
-             "truth (dB) | distance | restore (s per case) |", "|---|---|---|---|---|---|---|---|"]
+             "truth (dB) | distance | xy stripe score | restore (s per case) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {lab} | {m['ssim']:.4f} | {m['psnr']:.2f} | {m['z_db']:+.1f} | "
-              f"{m['z_gap']:.1f} | {m['x_db']:+.1f} | {m['x_gap']:.1f} | {m['seconds']:.0f} |"
-              for lab, m in mean.items()]
-    lines += ["", "| case | output | SSIM | PSNR | z (dB) | distance | x (dB) | distance |",
-              "|---|---|---|---|---|---|---|---|"]
+              f"{m['z_gap']:.1f} | {m['x_db']:+.1f} | {m['x_gap']:.1f} | {m['stripe']:.2f} | "
+              f"{m['seconds']:.0f} |" for lab, m in mean.items()]
+    lines += ["", "| case | output | SSIM | PSNR | z (dB) | distance | x (dB) | distance | "
+              "stripe |", "|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {c} | {lab} | {s['ssim']:.4f} | {s['psnr']:.2f} | {s['z_db']:+.1f} | "
-              f"{s['z_gap']:.1f} | {s['x_db']:+.1f} | {s['x_gap']:.1f} |" for c, lab, s in rows]
+              f"{s['z_gap']:.1f} | {s['x_db']:+.1f} | {s['x_gap']:.1f} | {s['stripe']:.2f} |"
+              for c, lab, s in rows]
     write_result("perception.md", lines)
 
 

@@ -4,13 +4,15 @@ Trained networks (the LDM, CARE-iso, Self-Net) restore every xz and every yz sli
 cubic-resliced stack (tiled with overlaps when a slice is large, batched), and the two
 families are fused (averaged, or by orientation: `volume.fuse_views`); the LDM's volume is
 then refocused (each lateral band given its in-focus weight, see `degrade.refocus`).
-The same latent noise is used for every slice, so neighbouring slices stay consistent; the
-uncertainty map is estimated from further samples whose noise is each slice's own, and
-calibrated on the stack's own synthetic pairs (`isonb.uncertainty`).
+The same latent noise is used for every slice, so neighbouring slices stay consistent (a
+sample output's noise drifts slowly from slice to slice instead, so that no texture repeats
+along a whole axis); the uncertainty map is estimated from further samples whose noise is
+each slice's own, and calibrated on the stack's own synthetic pairs (`isonb.uncertainty`).
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -49,6 +51,7 @@ from .volume import (
 # diffusion's DDIM steps apply the latent UNet again and again, which widens its reach.
 HALO = 64
 DIFFUSION_HALO = 128
+SAMPLE_DRIFT = 8  # slices over which a sample output's noise turns into the next anchor's
 VIEWS = ("xz", "yz")
 
 
@@ -80,6 +83,32 @@ def slice_noise(model: LDM, shape: tuple[int, int], samples: int, seed: int) -> 
     h, w = (-(-(s + 2 * model.multiple) // 4) for s in shape)
     gen = torch.Generator().manual_seed(seed)
     return torch.randn((samples, model.cfg.autoencoder.latent_ch, h, w), generator=gen)
+
+
+def drifting_noise(model: LDM, shape: tuple[int, int], seed: int, view: int,
+                   ids: np.ndarray, period: int | None = None) -> torch.Tensor:
+    """Latent noise (1, B, C, h, w) for a sample output, one per slice of `ids`.
+
+    Slice i's noise turns from anchor j = i // period to the next, n_i = cos(a) n_j +
+    sin(a) n_(j+1) with a = pi/2 (i mod period) / period: an exact N(0, I) draw whose
+    neighbours correlate by cos(pi / 2 period), so neighbouring slices agree, while no
+    pattern repeats along the whole axis (shared noise draws a grid in the xy planes).
+    `period`: default `SAMPLE_DRIFT`.
+    """
+    period = SAMPLE_DRIFT if period is None else period
+    anchors: dict[int, torch.Tensor] = {}
+
+    def anchor(j: int) -> torch.Tensor:
+        if j not in anchors:
+            anchors[j] = slice_noise(model, shape, 1, slice_noise_seed(seed, view, j, 1))[0]
+        return anchors[j]
+
+    out = []
+    for i in np.asarray(ids).tolist():
+        j, a = divmod(int(i), period)
+        angle = math.pi / 2 * a / period
+        out.append(math.cos(angle) * anchor(j) + math.sin(angle) * anchor(j + 1))
+    return torch.stack(out)[None]
 
 
 def load_network(folder: str | Path, method: str, dev: str | torch.device | None = None
@@ -124,8 +153,9 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
 
     For the LDM, the output is the mean of `samples` DDIM samples of `steps` steps from
     position-tied noise shared by every slice (or, with `diffusion=False`, its regression
-    estimate alone), or with `output="sample"` the first of those samples, unshrunk
-    (`LDM.restore_groups` with refine=False); other networks are deterministic. The
+    estimate alone), or with `output="sample"` one sample, unshrunk (`LDM.restore_groups`
+    with refine=False), from noise drifting from slice to slice (`drifting_noise`); other
+    networks are deterministic. The
     variance is the unbiased one of `spread_samples` further samples whose noise is each
     slice's own (seeded by `seed`, `view` and `slice_ids`, default 0..n-1: see
     `uncertainty`), zero when none are drawn.
@@ -151,7 +181,7 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
         raise IsonbError(f"window origin {origin} is not on the network's grid "
                          f"(a multiple of {model.multiple})")
     noise = slice_noise(model, (h, width or w), samples, seed)[..., origin // 4:].to(dev) \
-        if sampling else None
+        if sampling and output == "mean" else None
     padded, _ = pad_to(torch.from_numpy(np.ascontiguousarray(images))[:, None], model.multiple)
     tiles = list(iter_halo_tiles(padded.shape[-2:], tile, halo, model.multiple))
     largest = max((wy.stop - wy.start, wx.stop - wx.start) for (wy, wx), _, _ in tiles)
@@ -166,6 +196,9 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
                                        slice_noise_seed(seed, view, int(i)))
                            for i in ids[start:start + batch]], 1)[..., origin // 4:].to(dev) \
             if spread_samples > 1 else None  # (K_u, B, C, h/4, w/4)
+        if sampling and output == "sample":  # (1, B, C, h/4, w/4)
+            noise = drifting_noise(model, (h, width or w), seed, view,
+                                   ids[start:start + batch])[..., origin // 4:].to(dev)
         for (wy, wx), core, (oy, ox) in tiles:
             x = padded[start:start + batch, :, wy, wx].to(dev)
             latent = np.s_[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]

@@ -30,9 +30,11 @@ SMOOTH = 1.5  # px: Gaussian the variances are smoothed by (a K-sample variance 
 COVERAGE = 0.95  # share of the calibration errors within two spreads
 
 
-def slice_noise_seed(seed: int, view: int, index: int) -> int:
-    """The seed of one slice's own noise for the map: distinct per (seed, view, slice)."""
-    return int(np.random.SeedSequence([seed, 1 + view, index]).generate_state(1)[0])
+def slice_noise_seed(seed: int, view: int, index: int, stream: int = 0) -> int:
+    """The seed of one slice's own noise: distinct per (seed, view, slice) and per `stream`
+    (0: the map's samples, 1: the anchors of a sample output's drifting noise)."""
+    return int(np.random.SeedSequence([seed, 1 + view + 2 * stream, index])
+               .generate_state(1)[0])
 
 
 def smooth_slices(var: np.ndarray, sigma: float = SMOOTH) -> np.ndarray:

@@ -112,12 +112,14 @@ def test_mixed_precision_stays_close_to_fp32_and_unknown_precision_is_refused(ti
 def test_sample_output_is_one_unshrunk_draw_tied_to_the_seed_and_exact_in_tiles(tiny_ldm):
     images = wide_slices(width=200)
     kw = dict(steps=2, progress=False)
-    # w = 1 and one sample: the mean is x_hat + (x_1 - D(E(x_hat))), which is the sample
-    mean_k1, _ = R.restore_slices(tiny_ldm, images, samples=1, **kw)
     tiny_ldm.refine_weight.fill_(0.3)  # a sample is not shrunk by the refine weight
     sample, _ = R.restore_slices(tiny_ldm, images, samples=2, output="sample", **kw)
-    span = mean_k1.max() - mean_k1.min()
-    assert np.abs(sample - mean_k1).max() <= 1e-5 * span
+    x = L.pad_to(torch.from_numpy(images)[:, None], tiny_ldm.multiple)[0]
+    noise = R.drifting_noise(tiny_ldm, images.shape[1:], 0, 0, np.arange(len(images)))
+    draw = tiny_ldm.restore(x, noise[..., :x.shape[-2] // 4, :x.shape[-1] // 4], 2,
+                            refine=False)[0, :, 0, :images.shape[1], :images.shape[2]]
+    span = sample.max() - sample.min()
+    assert np.abs(sample - draw.numpy()).max() <= 1e-5 * span
     mean, _ = R.restore_slices(tiny_ldm, images, samples=2, **kw)
     assert np.abs(sample - mean).mean() > 0.01 * span  # a draw, not the mean
     again, _ = R.restore_slices(tiny_ldm, images, output="sample", **kw)
@@ -129,6 +131,31 @@ def test_sample_output_is_one_unshrunk_draw_tied_to_the_seed_and_exact_in_tiles(
         R.restore_slices(tiny_ldm, images, output="sample", diffusion=False, **kw)
     with pytest.raises(R.IsonbError, match="choose one of mean, sample"):
         R.restore_slices(tiny_ldm, images, output="median", **kw)
+
+
+def test_drifting_noise_is_standard_normal_agrees_with_neighbours_and_repeats_nowhere(
+        tiny_ldm):
+    period = R.SAMPLE_DRIFT
+    noise = R.drifting_noise(tiny_ldm, (128, 128), 0, 0, np.arange(4 * period))[0]
+    flat = noise.flatten(1).numpy()  # (slices, C * h * w)
+    assert np.allclose(flat.std(1), 1, atol=0.03) and np.abs(flat.mean(1)).max() < 0.03
+    corr = np.corrcoef(flat)
+    near = np.diag(corr, 1)  # cos(pi / 2 period) on every pair, across anchors too
+    assert np.allclose(near, np.cos(np.pi / 2 / period), atol=0.03)
+    assert np.abs(np.diag(corr, 2 * period)).max() < 0.05  # two anchors on: independent
+    window = R.drifting_noise(tiny_ldm, (128, 128), 0, 0, np.arange(period - 1, period + 2))
+    assert torch.equal(window[0], noise[period - 1:period + 2])  # tied to the slice index
+    other_view = R.drifting_noise(tiny_ldm, (128, 128), 0, 1, np.arange(3))[0]
+    assert np.abs(np.corrcoef(other_view.flatten(1).numpy(), flat[:3])[:3, 3:]).max() < 0.05
+
+
+def test_a_sample_of_identical_slices_drifts_slowly(tiny_ldm):
+    """Neighbouring slices' samples agree more than slices two anchors apart do."""
+    images = np.repeat(wide_slices(n=1, width=96), 2 * R.SAMPLE_DRIFT + 1, axis=0)
+    sample, _ = R.restore_slices(tiny_ldm, images, steps=2, progress=False, output="sample")
+    step = np.abs(np.diff(sample, axis=0)).mean()
+    far = np.abs(sample[2 * R.SAMPLE_DRIFT] - sample[0]).mean()
+    assert 0 < step < 0.5 * far
 
 
 def test_cli_sample_output_samples_even_on_auto_and_is_refused_where_nothing_samples(
