@@ -81,6 +81,14 @@ def method_row(label: str, vol: np.ndarray, centres: np.ndarray) -> dict:
             "noref": metrics.fwhm_ratio(vol), "stripe": metrics.stripe_score(vol)}
 
 
+def row_line(r: dict) -> str:
+    """One method's line of the beads table."""
+    q = r["ratio_q"]
+    return (f"| {r['method']} | {r['beads']} | {r['axial']:.2f} | {r['lateral']:.2f} | "
+            f"{r['ratio']:.2f} [{q[0]:.2f}-{q[1]:.2f}] | {r['noref']:.2f} | "
+            f"{r['dip']:.3f} | {r['texture']:.3f} | {r['stripe']:.2f} |")
+
+
 def earlier_lines(table: Path) -> dict[str, str]:
     """The rows of an earlier beads table, by method label."""
     if not table.exists():
@@ -93,7 +101,7 @@ def main() -> None:
     folder = case_dir(CASE, HERE / "cache")
     gt = read_stack(folder / "gt.tif").data
     centres = bead_centres(gt)
-    rows = [method_row("ground truth (lateral blur only)", gt, centres)]
+    rows = [row_line(method_row("ground truth (lateral blur only)", gt, centres))]
     sample = folder / "restored_ldm-quick-sample.tif"
     if not sample.exists() and (folder / "ldm-quick").exists():
         run_cli(["restore", str(folder / "observed.tif"), str(sample), "--method", "ldm",
@@ -103,8 +111,9 @@ def main() -> None:
     for key, label in labels.items():
         path = folder / f"restored_{key}.tif"
         if path.exists():
-            rows.append(method_row(label, read_stack(path).data, centres))
-            print(f"{key:20s} ratio {rows[-1]['ratio']:.2f}", flush=True)
+            row = method_row(label, read_stack(path).data, centres)
+            rows.append(row_line(row))
+            print(f"{key:20s} ratio {row['ratio']:.2f}", flush=True)
         elif label in earlier:
             rows.append(earlier[label])
             kept.append(label)
@@ -127,14 +136,7 @@ def main() -> None:
                 f"run's cache): {'; '.join(kept)}.", ""] if kept else []),
              "| method | beads | axial FWHM | lateral FWHM | ratio | no-ref ratio | dip | texture "
              "| stripe |", "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        if isinstance(r, str):
-            lines.append(r)
-            continue
-        q = r["ratio_q"]
-        lines.append(f"| {r['method']} | {r['beads']} | {r['axial']:.2f} | {r['lateral']:.2f} | "
-                     f"{r['ratio']:.2f} [{q[0]:.2f}-{q[1]:.2f}] | {r['noref']:.2f} | "
-                     f"{r['dip']:.3f} | {r['texture']:.3f} | {r['stripe']:.2f} |")
+    lines += rows
     print(f"table: {write_result('beads.md', lines)}")
 
 
