@@ -56,13 +56,10 @@ def main() -> None:
         t = time.perf_counter()
         results = {"cubic": (interpolate(data, obs.voxel_size), time.perf_counter() - t)}
         for label, kw in VARIANTS.items():
-            kw = dict(kw)
-            restore.SAMPLE_DRIFT = kw.pop("drift", DRIFT)
             t = time.perf_counter()
             vol, _ = restore.restore_network(data, obs.voxel_size, model, progress=False,
                                              uncertainty=False, **kw)
             results[label] = (vol, time.perf_counter() - t)
-        restore.SAMPLE_DRIFT = DRIFT
         for label, (vol, seconds) in results.items():
             s = metrics.evaluate(vol, gt[: len(vol)])
             s["z_db"], s["z_gap"] = metrics.spectrum_to_truth(vol, gt[: len(vol)], axis=0)

@@ -157,7 +157,7 @@ def main() -> None:
              "noise of their own, unbiased variance of each view, averaged, smoothed, "
              "calibrated on the stack's own synthetic pairs). Targets: rank correlation "
              ">= 0.5, >= 85 % within 2 spreads, the map's stripe score not above the "
-             "volume's. Restore times ran beside other work on the same 2 cores. "
+             "volume's. "
              f"Hardware: {hardware()}.", "", *table(means(rows)), "", *table(rows), "",
              "The calibration on synthetic pairs of each case's own planes that it was not "
              "fitted on (`heldout_pairs`; the targets' noise allowed for):", "",

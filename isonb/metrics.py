@@ -100,8 +100,9 @@ def small_structures(vol: np.ndarray, n_peaks: int = 200, min_distance: int = 6,
     found = []
     for z, y, x in peaks:
         ax = fwhm_1d(v[max(z - w, 0):z + w + 1, y, x])
-        lat = np.nanmean([fwhm_1d(v[z, max(y - w, 0):y + w + 1, x]),
-                          fwhm_1d(v[z, y, max(x - w, 0):x + w + 1])])
+        lats = [f for f in (fwhm_1d(v[z, max(y - w, 0):y + w + 1, x]),
+                            fwhm_1d(v[z, y, max(x - w, 0):x + w + 1])) if np.isfinite(f)]
+        lat = float(np.mean(lats)) if lats else float("nan")
         if np.isfinite(ax) and np.isfinite(lat) and lat > 0:
             found.append(((int(z), int(y), int(x)), ax, lat))
     if not found:

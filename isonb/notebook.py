@@ -49,7 +49,6 @@ def report_device() -> str:
         line = "no GPU: networks run on the CPU (slower; quick mode and restoring still work)"
         if in_colab():
             line += ". For a GPU: Runtime > Change runtime type > T4 GPU, then run again"
-    print(line)
     return line
 
 

@@ -86,16 +86,14 @@ def slice_noise(model: LDM, shape: tuple[int, int], samples: int, seed: int) -> 
 
 
 def drifting_noise(model: LDM, shape: tuple[int, int], seed: int, view: int,
-                   ids: np.ndarray, period: int | None = None) -> torch.Tensor:
+                   ids: np.ndarray, period: int = SAMPLE_DRIFT) -> torch.Tensor:
     """Latent noise (1, B, C, h, w) for a sample output, one per slice of `ids`.
 
     Slice i's noise turns from anchor j = i // period to the next, n_i = cos(a) n_j +
     sin(a) n_(j+1) with a = pi/2 (i mod period) / period: an exact N(0, I) draw whose
     neighbours correlate by cos(pi / 2 period), so neighbouring slices agree, while no
     pattern repeats along the whole axis (shared noise draws a grid in the xy planes).
-    `period`: default `SAMPLE_DRIFT`.
     """
-    period = SAMPLE_DRIFT if period is None else period
     anchors: dict[int, torch.Tensor] = {}
 
     def anchor(j: int) -> torch.Tensor:
@@ -148,13 +146,15 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
                    halo: int | None = None, diffusion: bool = True, progress: bool = True,
                    origin: int = 0, width: int | None = None, precision: str = "auto",
                    spread_samples: int = 0, slice_ids: np.ndarray | None = None, view: int = 0,
-                   output: str = "mean") -> tuple[np.ndarray, np.ndarray]:
+                   output: str = "mean", drift: int = SAMPLE_DRIFT
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Restore a stack of normalised axial images (n, z, w): (output, variance).
 
     For the LDM, the output is the mean of `samples` DDIM samples of `steps` steps from
     position-tied noise shared by every slice (or, with `diffusion=False`, its regression
     estimate alone), or with `output="sample"` one sample, unshrunk (`LDM.restore_groups`
-    with refine=False), from noise drifting from slice to slice (`drifting_noise`); other
+    with refine=False), from noise drifting from slice to slice over `drift` slices
+    (`drifting_noise`); other
     networks are deterministic. The
     variance is the unbiased one of `spread_samples` further samples whose noise is each
     slice's own (seeded by `seed`, `view` and `slice_ids`, default 0..n-1: see
@@ -198,7 +198,7 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
             if spread_samples > 1 else None  # (K_u, B, C, h/4, w/4)
         if sampling and output == "sample":  # (1, B, C, h/4, w/4)
             noise = drifting_noise(model, (h, width or w), seed, view,
-                                   ids[start:start + batch])[..., origin // 4:].to(dev)
+                                   ids[start:start + batch], drift)[..., origin // 4:].to(dev)
         for (wy, wx), core, (oy, ox) in tiles:
             x = padded[start:start + batch, :, wy, wx].to(dev)
             latent = np.s_[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]
@@ -328,7 +328,8 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                           refocus: bool = True, tile: int = 1024, uncertainty: bool = True,
                           diffusion: str = "on", scratch: str | Path | None = None,
                           slab: int = 16, precision: str = "auto", fusion: str = "average",
-                          uncertainty_samples: int = UNCERTAINTY_SAMPLES, output: str = "mean"
+                          uncertainty_samples: int = UNCERTAINTY_SAMPLES, output: str = "mean",
+                          drift: int = SAMPLE_DRIFT
                           ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """Restore a stack with a trained network, yielding (z0, planes, spread planes) in order.
 
@@ -344,7 +345,8 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     None otherwise) is the calibrated posterior spread of `isonb.uncertainty`, from
     `uncertainty_samples` samples per slice with noise of its own. `output`: "mean" (the
     MMSE estimate, what SSIM and PSNR reward) or "sample" (one posterior sample per slice,
-    from the seed's noise, for looking at: `restore_slices`). `precision`: see
+    from the seed's noise drifting over `drift` slices, for looking at: `restore_slices`).
+    `precision`: see
     `devices.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
     """
     dz, _, dx = voxel_size
@@ -357,6 +359,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     keep_spread = sampling and uncertainty and uncertainty_samples > 1
     kw = dict(samples=samples, steps=steps, seed=seed, batch=batch, tile=tile,
               diffusion=sampling, progress=False, precision=precision, output=output,
+              drift=drift,
               spread_samples=uncertainty_samples if keep_spread else 0)
     folder = None
     if (4 if keep_spread else 2) * n_out * ny * nx * 4 > IN_MEMORY_BYTES:

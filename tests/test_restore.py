@@ -156,6 +156,9 @@ def test_a_sample_of_identical_slices_drifts_slowly(tiny_ldm):
     step = np.abs(np.diff(sample, axis=0)).mean()
     far = np.abs(sample[2 * R.SAMPLE_DRIFT] - sample[0]).mean()
     assert 0 < step < 0.5 * far
+    fast, _ = R.restore_slices(tiny_ldm, images, steps=2, progress=False, output="sample",
+                               drift=1)  # every slice its own anchor: neighbours as far apart
+    assert np.abs(np.diff(fast, axis=0)).mean() > 2 * step
 
 
 def test_cli_sample_output_samples_even_on_auto_and_is_refused_where_nothing_samples(
