@@ -8,6 +8,10 @@ itself. Three are checked: the axial / lateral FWHM ratio of small bright struct
 asks for (`metrics.spectral_ratio`), both 1 when isotropic, and a candidate defined here, the
 axial excess blur (`axial_excess_fwhm`: the Gaussian FWHM that z has beyond x and y, fitted
 to the volume's own power spectra as `degrade` fits the degradation; 0 when isotropic).
+The decorrelation analysis (`isonb.resolution`: Descloux et al. 2019, per direction) gives
+two more: the ratio of the axial to the lateral resolution (1 when isotropic) and the axial
+resolution itself (px; lower is sharper, a blurry volume can be isotropic too); `refined`:
+the same with the paper's high-pass refinement (`resolution.cutoff(refine=True)`).
 Each public case is restored by the methods that need no training (linear and cubic
 interpolation, Richardson-Lucy with the true PSF, the shipped LDM at default settings) and by
 every per-stack model `benchmarks/run.py` left in the cache; the table gives each figure
@@ -29,6 +33,7 @@ from isonb.benchmark import CASES
 from isonb.degrade import axial_variance
 from isonb.io import read_stack
 from isonb.psf import FWHM_PER_SIGMA
+from isonb.resolution import axial_lateral
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -37,8 +42,10 @@ from run import METHODS, case_dir, hardware, run_cli, write_result  # noqa: E402
 UNTRAINED = ("linear", "cubic", "rl")
 SHIPPED = ("ldm-shipped-default", lambda d: ["--method", "ldm"])  # the command line's defaults
 TRAINED = ("ldm-quick", "care", "selfnet")  # used when run.py has trained them in the cache
-FIGURES = {"excess": abs,  # figure -> its distance from isotropy
-           "fwhm_ratio": lambda v: abs(np.log(v)), "spectral_ratio": lambda v: abs(np.log(v))}
+FIGURES = {"excess": abs,  # figure -> its distance from isotropy (or, for a resolution, itself)
+           "fwhm_ratio": lambda v: abs(np.log(v)), "spectral_ratio": lambda v: abs(np.log(v)),
+           "decorrelation_ratio": lambda v: abs(np.log(v)), "axial_px": lambda v: v,
+           "refined_ratio": lambda v: abs(np.log(v)), "refined_axial_px": lambda v: v}
 
 
 def axial_excess_fwhm(vol: np.ndarray) -> float:
@@ -75,7 +82,10 @@ def pairwise_agreement(truth: list[float], distance: list[float]) -> float:
 
 
 def figures(vol: np.ndarray) -> dict[str, float]:
-    return {"excess": axial_excess_fwhm(vol), **metrics.no_reference(vol)}
+    refined = axial_lateral(vol, refine=True)
+    return {"excess": axial_excess_fwhm(vol), **metrics.no_reference(vol),
+            "refined_ratio": refined["decorrelation_ratio"],
+            "refined_axial_px": refined["axial_px"]}
 
 
 def main() -> None:
@@ -105,23 +115,28 @@ def write(rows: list[dict], agreement: list[dict]) -> None:
              "axial excess blur, FWHM in px of the isotropic grid (0 = isotropic, negative = z "
              "sharper than x and y, as in the ground truth, which is not blurred along z); "
              "`FWHM ratio`: axial / lateral FWHM of small bright structures; `spectral ratio`: "
-             "axial / lateral share of high-frequency energy (both 1 = isotropic; nan: no "
-             f"structure found). Hardware: {hardware()}.", "",
+             "axial / lateral share of high-frequency energy; `decorr. ratio`: axial / lateral "
+             "resolution by decorrelation analysis (all three 1 = isotropic; nan: no "
+             "structure found); `decorr. axial`: the axial resolution by decorrelation, px "
+             f"(lower is sharper). Hardware: {hardware()}.", "",
              "## How often a figure orders two methods as the ground-truth SSIM does", "",
-             "Distance from isotropy: |excess|, |log FWHM ratio|, |log spectral ratio|; "
-             "1 = always as SSIM, 0.5 = chance.", "",
-             "| case | methods | excess | FWHM ratio | spectral ratio |", "|---|---|---|---|---|"]
-    for a in agreement:
-        lines.append(f"| {a['case']} | {a['methods']} | {a['excess']:.2f} | "
-                     f"{a['fwhm_ratio']:.2f} | {a['spectral_ratio']:.2f} |")
-    mean = {k: np.nanmean([a[k] for a in agreement]) for k in FIGURES}
-    lines += [f"| mean | | {mean['excess']:.2f} | {mean['fwhm_ratio']:.2f} | "
-              f"{mean['spectral_ratio']:.2f} |", "", "## Per case and method", "",
-              "| case | method | SSIM | PSNR | excess (px) | FWHM ratio | spectral ratio |",
-              "|---|---|---|---|---|---|---|"]
+             "Distance from isotropy: |excess|, |log FWHM ratio|, |log spectral ratio|, |log "
+             "decorr. ratio|; the axial resolution as it is; 1 = always as SSIM, 0.5 = "
+             "chance.", "",
+             "| case | methods | excess | FWHM ratio | spectral ratio | decorr. ratio | "
+             "decorr. axial | refined ratio | refined axial |", "|---" * 9 + "|"]
+    for a in [*agreement, {"case": "mean", "methods": "", **{
+            k: np.nanmean([a[k] for a in agreement]) for k in FIGURES}}]:
+        lines.append(f"| {a['case']} | {a['methods']} | " + " | ".join(
+            f"{a[k]:.2f}" for k in FIGURES) + " |")
+    lines += ["", "## Per case and method", "",
+              "| case | method | SSIM | PSNR | excess (px) | FWHM ratio | spectral ratio | "
+              "decorr. ratio | decorr. axial (px) | decorr. lateral (px) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['case']} | {r['method']} | {r['ssim']:.4f} | {r['psnr']:.2f} | "
-              f"{r['excess']:+.2f} | {r['fwhm_ratio']:.2f} | {r['spectral_ratio']:.3f} |"
-              for r in rows]
+              f"{r['excess']:+.2f} | {r['fwhm_ratio']:.2f} | {r['spectral_ratio']:.3f} | "
+              f"{r['decorrelation_ratio']:.2f} | {r['axial_px']:.2f} | "
+              f"{r['lateral_px']:.2f} |" for r in rows]
     write_result("noref.md", lines)
 
 

@@ -14,6 +14,7 @@ from skimage.feature import peak_local_max
 from .degrade import Degradation, data_residual
 from .errors import IsonbError
 from .psf import fwhm_1d
+from .resolution import axial_lateral
 
 
 def scale_gt(gt: np.ndarray) -> np.ndarray:
@@ -161,15 +162,18 @@ def spectrum_to_truth(pred: np.ndarray, gt: np.ndarray, axis: int = 0,
 def no_reference(vol: np.ndarray, observed: np.ndarray | None = None,
                  deg: Degradation | None = None) -> dict[str, float]:
     """The figures of a volume on the isotropic grid for data without ground truth: the
-    axial / lateral `fwhm_ratio` of small structures and BENCHMARK.md's `spectral_ratio`
-    (both 1 = isotropic; `benchmarks/results/noref.md` measures how often each orders two
-    restorations as the ground truth does), and, given the observed stack and its
+    axial / lateral `fwhm_ratio` of small structures, BENCHMARK.md's `spectral_ratio`, the
+    axial and lateral resolution by decorrelation analysis and their ratio
+    (`resolution.axial_lateral`; the ratios are 1 when isotropic;
+    `benchmarks/results/noref.md` measures how often each orders two restorations as the
+    ground truth does), and, given the observed stack and its
     degradation (`degrade.estimate_degradation`), `data_residual`: the volume degraded
     again against the data, over the noise variance (`degrade.data_residual`). A check,
     not a score: well above 1, the data contradict the restoration (or its degradation
     estimate); below 1, it keeps the data's noise, as interpolation does; a clean
     restoration that explains them reads about 1."""
-    figures = {"fwhm_ratio": fwhm_ratio(vol), "spectral_ratio": spectral_ratio(vol)}
+    figures = {"fwhm_ratio": fwhm_ratio(vol), "spectral_ratio": spectral_ratio(vol),
+               **axial_lateral(vol)}
     if observed is not None and deg is not None:
         figures["data_residual"] = data_residual(vol, observed, deg)
     return figures
