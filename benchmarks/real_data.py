@@ -88,11 +88,13 @@ def main() -> None:
              "the axes' power against that of the same radius (`metrics.stripe_score`, about 1 "
              "without a grid); `FWHM ratio`: axial / lateral FWHM of small "
              "bright structures; `spectral ratio`: axial / lateral share of high-frequency "
-             "energy (both 1 when isotropic); `benchmarks/results/noref.md` says how far each "
+             "energy; `decorr. ratio`: axial / lateral resolution by decorrelation analysis "
+             "(`isonb.resolution`; all three 1 when isotropic), `axial (px)` the axial one; "
+             "`benchmarks/results/noref.md` says how far each "
              f"can be trusted. Hardware: {hardware()}.", "",
              "| stack | method | grid | grid - cubic | stripe | FWHM ratio | spectral ratio | "
-             "restore (s) | peak mem (MiB) | training (s) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "decorr. ratio | axial (px) | restore (s) | peak mem (MiB) | training (s) |",
+             "|---" * 12 + "|"]
     for name, (file, options) in STACKS.items():
         runs = restorations(name, DATA / file, options)
         vols = {label: read_stack(p).data for label, (p, _) in runs.items()}
@@ -107,7 +109,8 @@ def main() -> None:
             lines.append(
                 f"| {name} | {label} | {grid:.3f} | {grid - cubic_grid:+.3f} | "
                 f"{metrics.stripe_score(vol):.2f} | {figures['fwhm_ratio']:.2f} | "
-                f"{figures['spectral_ratio']:.3f} | {cost} |")
+                f"{figures['spectral_ratio']:.3f} | {figures['decorrelation_ratio']:.2f} | "
+                f"{figures['axial_px']:.1f} | {cost} |")
             print(lines[-1], flush=True)
         save_comparison(vols, HERE.parent / "docs" / "real" / f"{name}.png")
     write_result("real_data.md", lines)
