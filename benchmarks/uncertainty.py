@@ -151,9 +151,10 @@ def main() -> None:
     lines = ["# The uncertainty map against the actual error", "",
              "Made by `python benchmarks/uncertainty.py"
              + (" --before CHECKOUT" if a.before else "") + "` (see its docstring): the "
-             "shipped LDM, `--diffusion on --uncertainty`, public suite. `before`: the map as "
-             "it was (the biased spread of the K = 2 samples that make the output, their noise "
-             "shared by every slice); `now`: `isonb.uncertainty` (4 samples per slice with "
+             "shipped LDM, `--diffusion on --uncertainty`, public suite. "
+             + ("`before`: the map as it was (the biased spread of the K = 2 samples that make "
+                "the output, their noise shared by every slice); " if a.before else "")
+             + "`now`: `isonb.uncertainty` (4 samples per slice with "
              "noise of their own, unbiased variance of each view, averaged, smoothed, "
              "calibrated on the stack's own synthetic pairs). Targets: rank correlation "
              ">= 0.5, >= 85 % within 2 spreads, the map's stripe score not above the "
