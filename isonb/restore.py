@@ -154,13 +154,11 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     position-tied noise shared by every slice (or, with `diffusion=False`, its regression
     estimate alone), or with `output="sample"` one sample, unshrunk (`LDM.restore_groups`
     with refine=False), from noise drifting from slice to slice over `drift` slices
-    (`drifting_noise`); other
-    networks are deterministic. The
-    variance is the unbiased one of `spread_samples` further samples whose noise is each
-    slice's own (seeded by `seed`, `view` and `slice_ids`, default 0..n-1: see
-    `uncertainty`), zero when none are drawn.
-    Images are padded to the network's multiple and cut into `tile`-px cores
-    read with `halo` px of context (default `HALO`, `DIFFUSION_HALO` when sampling), on the
+    (`drifting_noise`); other networks are deterministic. The variance is the unbiased one
+    of `spread_samples` further samples whose noise is each slice's own (seeded by `seed`,
+    `view` and `slice_ids`, default 0..n-1: see `uncertainty`), zero when none are drawn.
+    Images are padded to the network's multiple and cut into `tile`-px cores read with
+    `halo` px of context (default `HALO`, `DIFFUSION_HALO` when sampling), on the
     network's grid, so tiles give the whole image's result (see `volume.halo_tiles`).
     When the images are a window of wider slices (a block of a chunked volume), `origin`
     (a multiple of the network's multiple) and `width` say where, so that the window gets
@@ -346,8 +344,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     `uncertainty_samples` samples per slice with noise of its own. `output`: "mean" (the
     MMSE estimate, what SSIM and PSNR reward) or "sample" (one posterior sample per slice,
     from the seed's noise drifting over `drift` slices, for looking at: `restore_slices`).
-    `precision`: see
-    `devices.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
+    `precision`: see `devices.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
     """
     dz, _, dx = voxel_size
     nz, ny, nx = observed.shape
