@@ -163,8 +163,8 @@ def no_reference(vol: np.ndarray, observed: np.ndarray | None = None,
                  deg: Degradation | None = None) -> dict[str, float]:
     """The figures of a volume on the isotropic grid for data without ground truth: the
     axial / lateral `fwhm_ratio` of small structures, BENCHMARK.md's `spectral_ratio`, the
-    axial and lateral resolution by decorrelation analysis and their ratio
-    (`resolution.axial_lateral`; the ratios are 1 when isotropic;
+    axial and lateral resolution by decorrelation analysis with the paper's refinement and
+    their ratio (`resolution.axial_lateral`; the ratios are 1 when isotropic;
     `benchmarks/results/noref.md` measures how often each orders two restorations as the
     ground truth does), and, given the observed stack and its
     degradation (`degrade.estimate_degradation`), `data_residual`: the volume degraded
@@ -173,7 +173,7 @@ def no_reference(vol: np.ndarray, observed: np.ndarray | None = None,
     estimate); below 1, it keeps the data's noise, as interpolation does; a clean
     restoration that explains them reads about 1."""
     figures = {"fwhm_ratio": fwhm_ratio(vol), "spectral_ratio": spectral_ratio(vol),
-               **axial_lateral(vol)}
+               **axial_lateral(vol, refine=True)}  # refined: noref.md's better-ranked ratio
     if observed is not None and deg is not None:
         figures["data_residual"] = data_residual(vol, observed, deg)
     return figures

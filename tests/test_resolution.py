@@ -53,3 +53,11 @@ def test_refinement_finds_detail_under_the_low_frequencies_and_nothing_under_noi
     assert R.cutoff(clean, refine=True) > 1.3 * R.cutoff(clean) > 0
     swamped = blurred((1.5, 1.5), noise=1.0)
     assert R.cutoff(swamped) == R.cutoff(swamped, refine=True) == 0.0
+
+
+def test_refined_ratio_tells_a_z_blurred_volume_from_an_isotropic_one():
+    vol = points((64, 96, 96), 1500, seed=4)
+    iso = R.axial_lateral(gaussian_filter(vol, 1.5), refine=True)
+    aniso = R.axial_lateral(gaussian_filter(vol, (3.0, 1.5, 1.5)), refine=True)
+    assert iso["decorrelation_ratio"] == pytest.approx(1.0, abs=0.1)
+    assert aniso["decorrelation_ratio"] > 1.25
