@@ -91,11 +91,11 @@ def axial_lateral(vol: np.ndarray, slices: int = 8, refine: bool = False) -> dic
     volume on the isotropic grid, each the median over `slices` xz and as many yz slices,
     and their ratio `decorrelation_ratio` (axial over lateral: 1 when isotropic, above 1
     when z is blurrier). NaN where no cut-off is found."""
-    v = np.asarray(vol, dtype=np.float64)
+    v = np.asarray(vol)  # slices are made float64 one by one (`spectrum`), not the volume
     images = [v[:, y, :] for y in np.linspace(0, v.shape[1] - 1, slices).astype(int)]
     images += [v[:, :, x] for x in np.linspace(0, v.shape[2] - 1, slices).astype(int)]
     kz = np.array([cutoff(im, 0, refine) for im in images])
     kl = np.array([cutoff(im, 1, refine) for im in images])
-    res = {name: 2 / np.median(k[k > 0]) if np.any(k > 0) else float("nan")
+    res = {name: float(2 / np.median(k[k > 0])) if np.any(k > 0) else float("nan")
            for name, k in (("axial_px", kz), ("lateral_px", kl))}
     return {**res, "decorrelation_ratio": float(res["axial_px"] / res["lateral_px"])}
