@@ -42,10 +42,17 @@ from run import METHODS, case_dir, hardware, run_cli, write_result  # noqa: E402
 UNTRAINED = ("linear", "cubic", "rl")
 SHIPPED = ("ldm-shipped-default", lambda d: ["--method", "ldm"])  # the command line's defaults
 TRAINED = ("ldm-quick", "care", "selfnet")  # used when run.py has trained them in the cache
+
+
+def log_distance(ratio: float) -> float:
+    """A ratio's distance from isotropy (1): |log ratio|."""
+    return abs(np.log(ratio))
+
+
 FIGURES = {"excess": abs,  # figure -> its distance from isotropy (or, for a resolution, itself)
-           "fwhm_ratio": lambda v: abs(np.log(v)), "spectral_ratio": lambda v: abs(np.log(v)),
-           "decorrelation_ratio": lambda v: abs(np.log(v)), "axial_px": lambda v: v,
-           "refined_ratio": lambda v: abs(np.log(v)), "refined_axial_px": lambda v: v}
+           "fwhm_ratio": log_distance, "spectral_ratio": log_distance,
+           "decorrelation_ratio": log_distance, "axial_px": lambda v: v,
+           "refined_ratio": log_distance, "refined_axial_px": lambda v: v}
 
 
 def axial_excess_fwhm(vol: np.ndarray) -> float:

@@ -44,13 +44,13 @@ def spectrum(image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def decorrelation(amplitude: np.ndarray, radius: np.ndarray, weight: np.ndarray | float = 1.0
                   ) -> np.ndarray:
     """d(r) for r in `RADII`: sum_{|k| <= r} w|F| / sqrt(sum_k (w|F|)^2 * #{|k| <= r}), the
-    correlation of the (high-pass filtered: w) spectrum w F with F / |F| cut at r."""
-    order = np.argsort(radius)
-    a, r = (amplitude * weight)[order], radius[order]
+    correlation of the (high-pass filtered: w) spectrum w F with F / |F| cut at r; the
+    frequencies in ascending `radius`."""
+    a = amplitude * weight
     energy = np.sqrt(np.sum(a * a))
     if energy == 0:
         return np.zeros(len(RADII))
-    n = np.searchsorted(r, RADII, side="right")
+    n = np.searchsorted(radius, RADII, side="right")
     cum = np.concatenate([[0.0], np.cumsum(a)])
     return np.where(n > 0, cum[n] / (energy * np.sqrt(np.maximum(n, 1))), 0.0)
 
@@ -77,6 +77,8 @@ def cutoff(image: np.ndarray, axis: int | None = None, refine: bool = False) -> 
     if axis is not None:
         near = angle <= SECTOR if axis == 0 else angle >= np.pi / 2 - SECTOR
         amplitude, radius = amplitude[near], radius[near]
+    order = np.argsort(radius)  # once: every filtered copy cuts the same radii
+    amplitude, radius = amplitude[order], radius[order]
     r0 = peak(decorrelation(amplitude, radius))[0]
     if not refine or r0 == 0:
         return r0
