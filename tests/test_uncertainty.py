@@ -95,3 +95,23 @@ def test_too_few_map_samples_get_a_one_line_error(stack, tmp_path, capsys):
     assert main(["restore", str(st.path), str(tmp_path / "o.tif"), "--uncertainty",
                  str(tmp_path / "u.tif"), "--uncertainty-samples", "1"]) != 0
     assert "--uncertainty-samples 2 or more" in capsys.readouterr().err
+
+
+def test_the_spread_keeps_its_level_at_the_slices_edges(rng, monkeypatch):
+    """Mirrored edges: the shipped model's spread in a slice's first and last rows and columns
+    is the interior's (the networks' zero padding left 0.74-0.85 of it there)."""
+    from isonb.checkpoint import shipped_weights
+
+    model = R.load_network(shipped_weights(), "ldm", "cpu")
+    images = ndimage.gaussian_filter(rng.random((16, 64, 128)), (0, 3, 1.5))
+    images = ((images - images.min()) / np.ptp(images)).astype(np.float32)
+
+    def edge_levels() -> np.ndarray:
+        _, var = R.restore_slices(model, images, samples=1, steps=4, spread_samples=4,
+                                  progress=False)
+        rows, columns = np.sqrt(var.mean(axis=(0, 2))), np.sqrt(var.mean(axis=(0, 1)))
+        return np.array([p[[0, -1]] / p[16:-16].mean() for p in (rows, columns)])
+
+    assert edge_levels().min() >= 0.9
+    monkeypatch.setattr(R, "EDGE", 0)
+    assert edge_levels().min() < 0.9  # the frame the mirrored edges remove
