@@ -5,7 +5,8 @@
 Each slice is restored on its own, so the xz-restored volume is consistent along x and not
 across y, the yz-restored one the other way round. `--fusion orientation` takes each lateral
 frequency mostly from the view whose slices run along it (`volume.fuse_views`);
-`--fusion average` (the default) is their mean. Each public case is restored with the
+`--fusion average` is their mean (`auto`, the default, is orientation for the LDM's
+mean). Each public case is restored with the
 shipped LDM both ways, as `benchmarks/run.py`'s ldm-shipped row is (`--diffusion on`, its
 own `isonb restore` process), and scored against its ground truth; with ../shared/data, each
 real stack of `real_data.py` too, reporting the grid measure (`metrics.axis_power_share`)

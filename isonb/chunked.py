@@ -20,7 +20,7 @@ from . import degrade
 from .errors import IsonbError
 from .io import VoxelSize
 from .restore import DIFFUSION_HALO, HALO, load_network, restore_view, will_sample
-from .volume import denormalize, fuse_views, isotropic_depth, percentile_range
+from .volume import denormalize, fuse_views, isotropic_depth, percentile_range, resolve_fusion
 
 FILTER_HALO = 64  # px of neighbours the fusion and refocusing filters see around each block
 SUMMARY_VOXELS = 2**26  # statistics (percentiles, band estimate) from at most this many voxels
@@ -45,7 +45,7 @@ def summary_region(shape: tuple[int, int, int]) -> tuple[slice, slice, slice]:
 def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: str = "ldm",
                  samples: int = 2, steps: int = 4, seed: int = 0, tile: int = 1024,
                  chunk: int = 512, diffusion: str = "auto", refocus: bool = True,
-                 device: str = "cpu", fusion: str = "average", output: str = "mean"):
+                 device: str = "cpu", fusion: str = "auto", output: str = "mean"):
     """A dask array (isotropic z, y, x), float32, of `observed` (a (z, y, x) dask or numpy
     array, e.g. `dask.array.from_zarr`) restored by the network in `weights`.
 
@@ -54,7 +54,7 @@ def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: s
     statistics every block shares, measured on `summary_region`: the intensity percentiles,
     the band estimate refocusing uses and, with `diffusion="auto"`, the probe that decides
     whether the diffusion is sampled (`restore.will_sample`). `fusion`: see
-    `volume.fuse_views`; `output` ("mean" or "sample"): see `restore.restore_slices`.
+    `volume.resolve_fusion`; `output` ("mean" or "sample"): see `restore.restore_slices`.
     """
     import dask.array as da
 
@@ -83,6 +83,7 @@ def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: s
     deg = degrade.estimate_degradation(summary, voxel_size) if refocus and method == "ldm" \
         else None
     deg = deg if deg is not None and len(deg.band_sigmas) >= 2 else None
+    fusion = resolve_fusion(fusion, method == "ldm", output)
     depth = FILTER_HALO if deg is not None or fusion != "average" else 0
     fused = da.map_overlap(_fuse_block, views, depth={0: 0, 1: depth, 2: depth},
                            boundary="none", trim=False, dtype=np.float32,

@@ -581,10 +581,12 @@ def _restore_parser(sub) -> argparse.ArgumentParser:
                         "samples (the MMSE estimate, what SSIM and PSNR reward), or one "
                         "posterior sample (the texture of the xy planes, for looking at; "
                         "--seed picks which; it always samples the diffusion)")
-    p.add_argument("--fusion", default="average", choices=FUSIONS,
-                   help="LDM: how the xz and yz restorations are combined: their mean, or "
-                        "each lateral frequency mostly from the view whose slices run along "
-                        "it (orientation; docs/RESULTS.md measures both)")
+    p.add_argument("--fusion", default="auto", choices=FUSIONS,
+                   help="how the xz and yz restorations are combined: their mean (average), "
+                        "or each lateral frequency mostly from the view whose slices run "
+                        "along it (orientation); auto: orientation for the LDM's mean, average "
+                        "for a sample and for CARE and Self-Net, as their papers "
+                        "(docs/RESULTS.md measures both)")
     p.add_argument("--no-refocus", action="store_true",
                    help="LDM: skip the last step that gives each lateral frequency band its "
                         "in-focus weight (matters for widefield stacks; 2D slices never get it)")

@@ -2,7 +2,8 @@
 
 Trained networks (the LDM, CARE-iso, Self-Net) restore every xz and every yz slice of the
 cubic-resliced stack (tiled with overlaps when a slice is large, batched), and the two
-families are fused (averaged, or by orientation: `volume.fuse_views`); the LDM's volume is
+families are fused (the LDM's by orientation, the references' averaged, as their papers
+do: `volume.resolve_fusion`); the LDM's volume is
 then refocused (each lateral band given its in-focus weight, see `degrade.refocus`).
 The same latent noise is used for every slice, so neighbouring slices stay consistent (a
 sample output's noise drifts slowly from slice to slice instead, so that no texture repeats
@@ -44,6 +45,7 @@ from .volume import (
     normalize,
     percentile_range,
     reslice_isotropic,
+    resolve_fusion,
 )
 
 # Context (px) every tile is read with: past it, a pixel changes the networks' outputs by less
@@ -338,7 +340,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                           batch: int | None = None, progress: bool = True,
                           refocus: bool = True, tile: int = 1024, uncertainty: bool = True,
                           diffusion: str = "on", scratch: str | Path | None = None,
-                          slab: int = 16, precision: str = "auto", fusion: str = "average",
+                          slab: int = 16, precision: str = "auto", fusion: str = "auto",
                           uncertainty_samples: int = UNCERTAINTY_SAMPLES, output: str = "mean",
                           drift: int = SAMPLE_DRIFT
                           ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
@@ -346,8 +348,8 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
 
     The stack is percentile-normalised and cubic-resliced a block of slices at a time; xz
     and yz slices are restored separately (kept in memory, or in scratch files in `scratch`
-    when large) and fused `slab` output planes at a time (`volume.fuse_views`: "average" or
-    "orientation"). With `refocus`, the LDM's planes
+    when large) and fused `slab` output planes at a time (`volume.fuse_views`: "average",
+    "orientation", or "auto": `volume.resolve_fusion`). With `refocus`, the LDM's planes
     get each lateral frequency band's in-focus weight back (`degrade.refocus`, from the
     stack's own band estimate); the reference networks stay as their papers describe them.
     `diffusion`: "on" samples the LDM's diffusion, "off" uses its regression estimate alone,
@@ -363,6 +365,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     nz, ny, nx = observed.shape
     n_out = isotropic_depth(nz, dz, dx)
     lo, hi = percentile_range(observed)
+    fusion = resolve_fusion(fusion, isinstance(model, LDM), output)
     sampling = will_sample(model, observed, voxel_size, (lo, hi), diffusion,
                            uncertainty or output == "sample", samples=samples, steps=steps,
                            seed=seed, tile=tile, precision=precision)

@@ -64,6 +64,17 @@ def test_streaming_through_scratch_files_equals_in_memory(stack, tiny_ldm, monke
     assert list(tmp_path.iterdir()) == []  # scratch files are removed
 
 
+def test_views_are_fused_by_orientation_for_the_ldm_and_averaged_for_references(stack,
+                                                                                tiny_ldm):
+    st, _ = stack
+    kw = dict(samples=1, steps=1, progress=False, uncertainty=False, diffusion="off")
+    for model, auto_is in ((tiny_ldm, "orientation"), (REFERENCE_NETWORKS["care"](), "average")):
+        vols = {f: R.restore_network(st.data, st.voxel_size, model, fusion=f, **kw)[0]
+                for f in ("auto", "average", "orientation")}
+        assert np.array_equal(vols["auto"], vols[auto_is])
+        assert np.abs(vols["average"] - vols["orientation"]).max() > 1e-3 * np.ptp(vols["average"])
+
+
 def test_diffusion_auto_skips_a_negligible_correction_and_says_so(stack, tiny_ldm, capsys):
     st, _ = stack
     model = tiny_ldm
