@@ -8,8 +8,8 @@ DEVICES = ("auto", "cuda", "mps", "cpu")  # where networks run
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # their arithmetic (`devices.autocast`)
 DIFFUSION = ("auto", "on", "off")  # whether the LDM's diffusion is sampled
 OUTPUTS = ("mean", "sample")  # the LDM's output: its MMSE estimate, or one posterior sample
-# how the xz and yz restorations are combined; "auto": by orientation for the LDM, their
-# mean for the reference networks (as their papers combine them)
+# how the xz and yz restorations are combined; "auto": by orientation for the LDM's mean,
+# their mean for a sample and for the reference networks (`volume.resolve_fusion`)
 FUSIONS = ("auto", "average", "orientation")
 DEGRADATIONS = ("psf", "learned")  # how the LDM's training inputs are made
 STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta", "mixed", "beads")
