@@ -34,6 +34,7 @@ from .ldm import LDM, pad_to
 from .uncertainty import (
     COVERAGE,
     calibrate_scale,
+    fuse_variances,
     slice_noise_seed,
     smooth_slices,
 )
@@ -410,8 +411,8 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                 fused = degrade.refocus(fused, deg)
             spread = None
             if keep_spread:
-                var = 0.5 * (variances["xz"][:, z0:z1].transpose(1, 0, 2)
-                             + variances["yz"][:, z0:z1].transpose(1, 2, 0))
+                var = fuse_variances(variances["xz"][:, z0:z1].transpose(1, 0, 2),
+                                     variances["yz"][:, z0:z1].transpose(1, 2, 0))
                 spread = (scale * (hi - lo) * np.sqrt(smooth_slices(var))).astype(np.float32)
             yield z0, denormalize(fused, lo, hi), spread
     finally:

@@ -5,10 +5,12 @@ stay consistent; a spread estimated from those samples would be the same noise p
 every slice, a grid in the xy planes. The map is therefore estimated from samples of their
 own, drawn with noise independent from slice to slice (`slice_noise_seed`), as:
   1. per view, the unbiased variance of its K samples, smoothed within each slice;
-  2. the two views' variances averaged, smoothed within each xy plane (`SMOOTH` px); the
-     views' disagreement is left out: it holds each view's slice-to-slice differences,
-     which would draw the grid again (measured on a 128 px crop of a public case: stripe
-     score 1.63 for it alone, 1.15 for the views' own variances, 1.30 for the volume);
+  2. the two views' variances fused by orientation as the mean's views are
+     (`fuse_variances`: each view's estimate varies from slice to slice, a faint grid that
+     averaging only halves), smoothed within each xy plane (`SMOOTH` px); the views'
+     disagreement is left out: it holds each view's slice-to-slice differences, which
+     would draw the grid again (measured on a 128 px crop of a public case: stripe score
+     1.63 for it alone, 1.15 for the views' own variances, 1.30 for the volume);
   3. times a scale calibrated on the stack's own synthetic pairs (xy patches degraded as
      training degrades them, whose answer is known): 95 % of their errors lie within two
      spreads, once the targets' own noise is allowed for (`calibrate_scale`).
@@ -24,7 +26,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.stats import spearmanr
 
 from .degrade import Degradation
-from .volume import normalize, sample_patches
+from .volume import fuse_views, normalize, sample_patches
 
 SMOOTH = 1.5  # px: Gaussian the variances are smoothed by (a K-sample variance is noisy)
 COVERAGE = 0.95  # share of the calibration errors within two spreads
@@ -40,6 +42,14 @@ def slice_noise_seed(seed: int, view: int, index: int, stream: int = 0) -> int:
 def smooth_slices(var: np.ndarray, sigma: float = SMOOTH) -> np.ndarray:
     """Smooth each 2D image (the last two axes) of a stack of variances by a Gaussian."""
     return gaussian_filter(var, (0,) * (var.ndim - 2) + (sigma, sigma), mode="reflect")
+
+
+def fuse_variances(var_xz: np.ndarray, var_yz: np.ndarray) -> np.ndarray:
+    """One variance volume from the xz and yz views' (both (z, y, x)): fused by orientation
+    (`volume.fuse_views`), since each view's K-sample estimate is consistent along its
+    slices only; clipped at 0. Measured on the public suite's puncta case: the map's stripe
+    score 1.37 averaged, 1.14 fused so (the volume's 0.97), rank correlation unchanged."""
+    return np.maximum(fuse_views(var_xz, var_yz, "orientation"), 0.0)
 
 
 def calibration_pairs(observed: np.ndarray, limits: tuple[float, float], deg: Degradation,

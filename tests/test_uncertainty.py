@@ -51,6 +51,26 @@ def test_stripe_score_is_about_one_for_texture_and_high_for_a_grid():
     assert M.stripe_score(grid) > 3
 
 
+def test_view_variances_fused_by_orientation_lose_their_slice_grid(rng):
+    """Each view's variance, estimated from a few samples per slice, varies from slice to
+    slice (xz: along y, yz: along x): averaged, the map keeps half of that grid; fused by
+    orientation, it keeps little, stays non-negative, and where the views agree is theirs."""
+    smooth = ndimage.gaussian_filter(rng.random((8, 96, 128)), (0, 4, 4))
+    truth = (0.5 + smooth / smooth.max()).astype(np.float32)
+
+    def slice_noise(sigma: tuple[int, int, int]) -> np.ndarray:  # smooth along the slices
+        n = ndimage.gaussian_filter(rng.standard_normal(truth.shape), sigma)
+        return (0.3 * n / n.std()).astype(np.float32)
+
+    xz = np.maximum(truth * (1 + slice_noise((0, 0, 3))), 0)  # xz slices run along x
+    yz = np.maximum(truth * (1 + slice_noise((0, 3, 0))), 0)
+    averaged, fused = 0.5 * (xz + yz), U.fuse_variances(xz, yz)
+    assert M.stripe_score(averaged) > 2
+    assert M.stripe_score(fused) < 0.6 * M.stripe_score(averaged)
+    assert fused.min() >= 0
+    np.testing.assert_allclose(U.fuse_variances(truth, truth), truth, atol=1e-5)
+
+
 def test_the_map_has_no_grid_in_its_xy_planes(stack, tiny_ldm):
     st, _ = stack
     vol, spread = R.restore_network(st.data, st.voxel_size, tiny_ldm, samples=2, steps=2,
