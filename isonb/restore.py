@@ -34,6 +34,7 @@ from .ldm import LDM, pad_to
 from .uncertainty import (
     COVERAGE,
     calibrate_scale,
+    disagreement,
     fuse_variances,
     slice_noise_seed,
     smooth_slices,
@@ -405,15 +406,17 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
         scale = _spread_scale(model, observed, (lo, hi), estimate, kw) if keep_spread else 1.0
         for z0 in range(0, n_out, slab):
             z1 = min(z0 + slab, n_out)
-            fused = fuse_views(means["xz"][:, z0:z1].transpose(1, 0, 2),
-                               means["yz"][:, z0:z1].transpose(1, 2, 0), fusion)
+            views = (means["xz"][:, z0:z1].transpose(1, 0, 2),
+                     means["yz"][:, z0:z1].transpose(1, 2, 0))
+            fused = fuse_views(*views, fusion)
             if deg is not None:
                 fused = degrade.refocus(fused, deg)
             spread = None
             if keep_spread:
-                var = fuse_variances(variances["xz"][:, z0:z1].transpose(1, 0, 2),
-                                     variances["yz"][:, z0:z1].transpose(1, 2, 0))
-                spread = (scale * (hi - lo) * np.sqrt(smooth_slices(var))).astype(np.float32)
+                var = scale**2 * fuse_variances(variances["xz"][:, z0:z1].transpose(1, 0, 2),
+                                                variances["yz"][:, z0:z1].transpose(1, 2, 0))
+                var = smooth_slices(var + disagreement(*views))
+                spread = ((hi - lo) * np.sqrt(var)).astype(np.float32)
             yield z0, denormalize(fused, lo, hi), spread
     finally:
         if folder is not None:

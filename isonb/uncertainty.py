@@ -7,13 +7,15 @@ own, drawn with noise independent from slice to slice (`slice_noise_seed`), as:
   1. per view, the unbiased variance of its K samples, smoothed within each slice;
   2. the two views' variances fused by orientation as the mean's views are
      (`fuse_variances`: each view's estimate varies from slice to slice, a faint grid that
-     averaging only halves), smoothed within each xy plane (`SMOOTH` px); the views'
-     disagreement is left out: it holds each view's slice-to-slice differences, which
-     would draw the grid again (measured on a 128 px crop of a public case: stripe score
-     1.63 for it alone, 1.15 for the views' own variances, 1.30 for the volume);
+     averaging only halves), smoothed within each xy plane (`SMOOTH` px);
   3. times a scale calibrated on the stack's own synthetic pairs (xy patches degraded as
      training degrades them, whose answer is known): 95 % of their errors lie within two
-     spreads, once the targets' own noise is allowed for (`calibrate_scale`).
+     spreads, once the targets' own noise is allowed for (`calibrate_scale`);
+  4. plus the views' disagreement where neither view has its slice-to-slice grid
+     (`disagreement`): an error the samples do not see, since each view's samples share
+     its slicing. Whole, the disagreement would draw the grid again (on a 128 px crop of
+     a public case: stripe score 1.63, the volume 1.30). A pair has one view, so this term
+     is not part of the calibration.
 `rank_correlation` and `reliability` score a map against a known error (benchmarks, tests).
 """
 
@@ -26,7 +28,14 @@ from scipy.ndimage import gaussian_filter
 from scipy.stats import spearmanr
 
 from .degrade import Degradation
-from .volume import fuse_views, normalize, sample_patches
+from .volume import (
+    FUSION_SCALE,
+    filter_mirrored,
+    fuse_views,
+    normalize,
+    sample_patches,
+    xz_share,
+)
 
 SMOOTH = 1.5  # px: Gaussian the variances are smoothed by (a K-sample variance is noisy)
 COVERAGE = 0.95  # share of the calibration errors within two spreads
@@ -50,6 +59,21 @@ def fuse_variances(var_xz: np.ndarray, var_yz: np.ndarray) -> np.ndarray:
     slices only; clipped at 0. Measured on the public suite's puncta case: the map's stripe
     score 1.37 averaged, 1.14 fused so (the volume's 0.97), rank correlation unchanged."""
     return np.maximum(fuse_views(var_xz, var_yz, "orientation"), 0.0)
+
+
+def disagreement(mean_xz: np.ndarray, mean_yz: np.ndarray) -> np.ndarray:
+    """The views' disagreement (both (z, y, x)) as an error variance of their fusion: their
+    difference d filtered by 4 s (1 - s) (s: the xz view's share in `volume.xz_share`; 0 on
+    the frequency axes, where each view's slice-to-slice differences sit and the fusion takes
+    the other view; 1 where it averages the views), squared, over 4: where the fusion
+    averages two estimates with independent errors of equal variance v, E d^2 / 4 = v / 2,
+    the error variance of their mean."""
+    def off_axes(ky: np.ndarray, kx: np.ndarray) -> np.ndarray:
+        share = xz_share(ky, kx)
+        return 4 * share * (1 - share)
+
+    off = filter_mirrored(mean_xz - mean_yz, (FUSION_SCALE, FUSION_SCALE), off_axes)
+    return off**2 / 4
 
 
 def calibration_pairs(observed: np.ndarray, limits: tuple[float, float], deg: Degradation,

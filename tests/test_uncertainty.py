@@ -8,6 +8,7 @@ from isonb import metrics as M
 from isonb import restore as R
 from isonb import uncertainty as U
 from isonb.degrade import Degradation
+from isonb.volume import fuse_views
 
 
 def test_fitted_scale_covers_the_promised_share_of_gaussian_errors(rng):
@@ -69,6 +70,18 @@ def test_view_variances_fused_by_orientation_lose_their_slice_grid(rng):
     assert M.stripe_score(fused) < 0.6 * M.stripe_score(averaged)
     assert fused.min() >= 0
     np.testing.assert_allclose(U.fuse_variances(truth, truth), truth, atol=1e-5)
+
+
+def test_disagreement_is_the_averaged_error_variance_and_blind_to_slice_grids(rng):
+    """Where the fusion averages the views (coarse scales), the disagreement of two estimates
+    with independent errors is the fusion's error variance; a difference that varies across
+    one view's slices only (its grid, which the fusion removes) adds almost nothing."""
+    a, b = (ndimage.gaussian_filter(rng.standard_normal((16, 128, 128)), (0, 12, 12))
+            for _ in range(2))
+    fused_error = fuse_views(a, b, "orientation")  # its variance's sampling error: ~5 %
+    assert U.disagreement(a, b).mean() == pytest.approx(fused_error.var(), rel=0.15)
+    rows = np.broadcast_to(rng.standard_normal((4, 128, 1)), (4, 128, 128))
+    assert U.disagreement(rows, np.zeros_like(rows)).mean() < 0.03 * np.mean(rows**2)
 
 
 def test_the_map_has_no_grid_in_its_xy_planes(stack, tiny_ldm):
