@@ -358,7 +358,8 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     "auto" skips sampling when no uncertainty is asked for and, measured on a few slices,
     its correction is below 0.1 % of the intensity range. The spread (with `uncertainty`,
     None otherwise) is the calibrated posterior spread of `isonb.uncertainty`, from
-    `uncertainty_samples` samples per slice with noise of its own. `output`: "mean" (the
+    `uncertainty_samples` samples per slice with noise of its own, plus, for the mean, the
+    views' disagreement (`uncertainty.disagreement`). `output`: "mean" (the
     MMSE estimate, what SSIM and PSNR reward) or "sample" (one posterior sample per slice,
     from the seed's noise drifting over `drift` slices, for looking at: `restore_slices`).
     `precision`: see `devices.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
@@ -415,7 +416,9 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
             if keep_spread:
                 var = scale**2 * fuse_variances(variances["xz"][:, z0:z1].transpose(1, 0, 2),
                                                 variances["yz"][:, z0:z1].transpose(1, 2, 0))
-                var = smooth_slices(var + disagreement(*views))
+                if output == "mean":  # a sample's views differ by its own spread too
+                    var = var + disagreement(*views)
+                var = smooth_slices(var)
                 spread = ((hi - lo) * np.sqrt(var)).astype(np.float32)
             yield z0, denormalize(fused, lo, hi), spread
     finally:
