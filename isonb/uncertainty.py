@@ -14,9 +14,9 @@ own, drawn with noise independent from slice to slice (`slice_noise_seed`), as:
   4. plus, for the mean output, the views' disagreement where neither view has its
      slice-to-slice grid (`disagreement`): an error the samples do not see, since each
      view's samples share its slicing (a sample output's views differ by its own spread
-     too, which the map already holds). Whole, the disagreement would draw the grid again (on a 128 px crop of
-     a public case: stripe score 1.63, the volume 1.30). A pair has one view, so this term
-     is not part of the calibration.
+     too, which the map already holds). Whole, the disagreement would draw the grid
+     again (on a 128 px crop of a public case: stripe score 1.63, the volume 1.30). A pair
+     has one view, so this term is not part of the calibration.
 `rank_correlation` and `reliability` score a map against a known error (benchmarks, tests).
 """
 
