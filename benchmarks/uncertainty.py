@@ -155,8 +155,9 @@ def main() -> None:
              + ("`before`: the map as it was (the biased spread of the K = 2 samples that make "
                 "the output, their noise shared by every slice); " if a.before else "")
              + "`now`: `isonb.uncertainty` (4 samples per slice with "
-             "noise of their own, unbiased variance of each view, averaged, smoothed, "
-             "calibrated on the stack's own synthetic pairs). Targets: rank correlation "
+             "noise of their own, unbiased variance of each view, fused by orientation, "
+             "smoothed, calibrated on the stack's own synthetic pairs, plus the views' "
+             "disagreement off the frequency axes). Targets: rank correlation "
              ">= 0.5, >= 85 % within 2 spreads, the map's stripe score not above the "
              "volume's. "
              f"Hardware: {hardware()}.", "", *table(means(rows)), "", *table(rows), "",
