@@ -405,17 +405,20 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
             model, LDM) and (refocus or keep_spread) else None
         deg = _refocus_degradation(estimate) if refocus and estimate is not None else None
         scale = _spread_scale(model, observed, (lo, hi), estimate, kw) if keep_spread else 1.0
+        def planes(store: dict, z0: int, z1: int) -> tuple[np.ndarray, np.ndarray]:
+            """Output planes z0:z1 of the xz and yz views in `store`, both (z, y, x)."""
+            return (store["xz"][:, z0:z1].transpose(1, 0, 2),
+                    store["yz"][:, z0:z1].transpose(1, 2, 0))
+
         for z0 in range(0, n_out, slab):
             z1 = min(z0 + slab, n_out)
-            views = (means["xz"][:, z0:z1].transpose(1, 0, 2),
-                     means["yz"][:, z0:z1].transpose(1, 2, 0))
+            views = planes(means, z0, z1)
             fused = fuse_views(*views, fusion)
             if deg is not None:
                 fused = degrade.refocus(fused, deg)
             spread = None
             if keep_spread:
-                var = scale**2 * fuse_variances(variances["xz"][:, z0:z1].transpose(1, 0, 2),
-                                                variances["yz"][:, z0:z1].transpose(1, 2, 0))
+                var = scale**2 * fuse_variances(*planes(variances, z0, z1))
                 if output == "mean":  # a sample's views differ by its own spread too
                     var = var + disagreement(*views)
                 var = smooth_slices(var)
