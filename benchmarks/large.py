@@ -1,6 +1,7 @@
 """A stack of real size, restored with default settings: time, peak memory and scores.
 
     python benchmarks/large.py            # writes benchmarks/results/large.md
+    python benchmarks/large.py --table large-gpu.md   # on a GPU machine (benchmarks/gpu.sh)
 
 The stack is 100 x 1024 x 1024 observed planes (z_step 4, so its isotropic float32 volume
 is 397 x 1024 x 1024, 1.66 GB), simulated with ground truth. Simulating it whole would take
@@ -14,6 +15,7 @@ against the ground truth as BENCHMARK.md fixes. Cases are cached in benchmarks/c
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -64,6 +66,10 @@ def make_case(folder: Path) -> Path:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", default="large.md",
+                    help="results file written in benchmarks/results (default: large.md)")
+    table = ap.parse_args().table
     folder = make_case(HERE / "cache" / "large")
     rows = []
     for label, args in (("input (cubic)", ["--method", "cubic"]),
@@ -90,7 +96,7 @@ def main() -> None:
     lines += [f"| {r['method']} | {r['ssim']:.4f} | {r['psnr']:.2f} | {r['mse']:.5f} | "
               f"{r['coc']:.4f} | {r['ssim_xy']:.4f} | {r['seconds']:.0f} | "
               f"{r['peak_mib']:.0f} |" for r in rows]
-    write_result("large.md", lines)
+    write_result(table, lines)
 
 
 if __name__ == "__main__":
