@@ -9,7 +9,7 @@ around one axis, so that the axial and lateral resolutions of an xz (or yz) slic
 estimated apart, and their ratio, 1 when isotropic, needs no ground truth. The paper's
 refinement (the highest peak over high-pass filtered copies, `refine=True`) ranks
 restorations better on the public suite (`benchmarks/results/noref.md`: the ratio orders
-two methods as SSIM does in 74 % of pairs, against 58 % unrefined), so
+two methods as SSIM does in 72 % of pairs, against 57 % unrefined), so
 `metrics.no_reference` uses it; but on xz slices of z-blurred test volumes its peaks come
 from the filters at strong blur, and its ratio falls as the axial blur grows (1.39, 1.25,
 1.18 for sigma_z 3, 4.5, 6 px against 1.5 laterally, noise-free), where the unfiltered
