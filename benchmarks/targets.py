@@ -13,6 +13,7 @@ pair sampler, same number of steps in each row. Writes benchmarks/results/target
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -45,11 +46,12 @@ class Estimate(torch.nn.Module):
 
 
 def train_regressor(pairs, recorrupt: float, loss: str, seed: int = 0,
-                    steps: int = STEPS) -> Estimate:
-    """The LDM's regressor alone, trained on `pairs` with a fixed seed."""
+                    steps: int = STEPS, init: UNet | None = None) -> Estimate:
+    """The LDM's regressor alone, trained on `pairs` with a fixed seed, from random weights
+    or from a copy of `init` (a trained regressor, left unchanged)."""
     torch.manual_seed(seed)
     pairs.rng = np.random.default_rng(seed)
-    model = Estimate(UNet(LDMConfig().regressor))
+    model = Estimate(copy.deepcopy(init) if init is not None else UNet(LDMConfig().regressor))
     opt = torch.optim.AdamW(model.parameters(), lr=TrainConfig.lr, weight_decay=1e-4)
     for _ in range(steps):
         x, y = (torch.from_numpy(a) for a in pairs.draw(TrainConfig.batch, recorrupt))
