@@ -234,7 +234,7 @@ def write(rows: list[tuple], seconds: dict[str, float]) -> None:
             + " | ".join(f"share of the {'fine-tuned ' if FINETUNED in o else ''}oracle's gain: "
                          "SSIM | PSNR" for o in oracles)
             + " | train + restore (s per case) |")
-    flags = " --finetune" if tuned else " --long" if LONG in g else ""
+    flags = (" --finetune" if tuned else "") + (" --long" if LONG in g else "")
     lines = ["# The oracle ladder" + (" at the product's budget" if tuned else ""), "",
              f"Made by `python benchmarks/ladder.py{flags}` (see its docstring): the LDM's "
              "regressor alone" + (" (the last row: the whole per-stack LDM)" if tuned else "")
