@@ -338,9 +338,10 @@ def infocus_gain(deg: Degradation, f: np.ndarray) -> np.ndarray:
     amplitude proportional to sigma(f): a widefield PSF, whose coarse detail reaches far in
     z, over-weights it against the in-focus ground truth (the haze). The gain is
     sigma(0) / sigma(f), with the band sigmas first made non-increasing (isotonic fit, the
-    missing cone's shape), so flat, noisy estimates (confocal, Gaussian) give a gain of 1.
+    missing cone's shape), so flat, noisy estimates (confocal, Gaussian) give a gain of 1;
+    so do bands measured with no extra blur at all (a thinned real stack: 0 / 0).
     """
-    if len(deg.band_sigmas) < 2:
+    if len(deg.band_sigmas) < 2 or deg.band_sigmas[0] <= 0:
         return np.ones_like(f)
     sigmas = isotonic_regression(deg.band_sigmas, increasing=False).x
     return sigmas[0] / np.interp(f, deg.band_freqs, sigmas)

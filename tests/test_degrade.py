@@ -120,6 +120,8 @@ def test_infocus_gain_undoes_a_cone_and_leaves_flat_or_rising_bands_alone():
     rising = Degradation(4.0, 2.0, 0.01, band_freqs=(0.01, 0.05, 0.1), band_sigmas=(3, 3.5, 4))
     assert infocus_gain(rising, f) == pytest.approx(np.ones(4))
     assert infocus_gain(rising.single_gaussian(), f) == pytest.approx(np.ones(4))
+    sharp = Degradation(0.0, 3.0, 0.01, band_freqs=(0.01, 0.05, 0.1), band_sigmas=(0, 0, 0))
+    assert infocus_gain(sharp, f) == pytest.approx(np.ones(4))  # no blur measured: no NaN
 
 
 def test_refocus_undoes_the_out_of_focus_weight_of_each_band():
