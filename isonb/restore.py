@@ -423,6 +423,10 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                     var = var + disagreement(*views)
                 var = smooth_slices(var)
                 spread = ((hi - lo) * np.sqrt(var)).astype(np.float32)
+            if not np.isfinite(fused).all():  # never write a silent NaN volume
+                raise IsonbError(f"output planes {z0}-{z1 - 1} came out NaN/inf (a bug in "
+                                 "isonb). Fix: restore with --no-refocus or --fusion average, "
+                                 "and report it with the stack's shape and voxel size")
             yield z0, denormalize(fused, lo, hi), spread
     finally:
         if folder is not None:

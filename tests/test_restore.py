@@ -9,6 +9,7 @@ from isonb import ldm as L
 from isonb import restore as R
 from isonb.baselines.care import CAREConfig, CAREUNet
 from isonb.cli import main
+from isonb.errors import IsonbError
 from isonb.io import read_stack, write_stack
 from isonb.models.gan import GANConfig, ResnetGenerator
 from isonb.volume import halo_tiles
@@ -73,6 +74,20 @@ def test_views_are_fused_by_orientation_for_the_ldm_and_averaged_for_references(
                 for f in ("auto", "average", "orientation")}
         assert np.array_equal(vols["auto"], vols[auto_is])
         assert np.abs(vols["average"] - vols["orientation"]).max() > 1e-3 * np.ptp(vols["average"])
+
+
+def test_a_restoration_that_goes_nan_stops_with_one_line_instead_of_writing_it(
+        stack, tiny_ldm, monkeypatch):
+    st, _ = stack
+    monkeypatch.setattr(R.degrade, "refocus", lambda vol, deg: vol * np.nan)
+    monkeypatch.setattr(R, "_refocus_degradation", lambda deg: deg)
+    with pytest.raises(IsonbError, match="NaN/inf.*--no-refocus"):
+        R.restore_network(st.data, st.voxel_size, tiny_ldm, progress=False,
+                          uncertainty=False, diffusion="off")
+    monkeypatch.undo()
+    vol, _ = R.restore_network(st.data, st.voxel_size, tiny_ldm, progress=False,
+                               uncertainty=False, diffusion="off")
+    assert np.isfinite(vol).all()
 
 
 def test_diffusion_auto_skips_a_negligible_correction_and_says_so(stack, tiny_ldm, capsys):
