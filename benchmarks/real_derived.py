@@ -12,10 +12,10 @@ stacks carry their own axial blur, so their xz views are softer than their xy pl
 restoration that makes xz as sharp as xy goes beyond this ground truth, as it may on the
 held-out set. Each method runs as `benchmarks/run.py` runs it (same rows, same budgets, its
 own `isonb` process), except that Self-Net trains on 32 or 16 px patches where the
-isotropic volume is thinner than its 64 px default; Richardson-Lucy and CARE-iso with the true PSF
-need a PSF that these cases do not have. Rows go to results/real_derived.json; `--methods`
-recomputes only those rows and keeps the others; `--reuse` restores with the weights
-already in the cache (the training time then read from their card). The shipped
+isotropic volume is thinner than its 64 px default; Richardson-Lucy and CARE-iso with the
+true PSF need a PSF that these cases do not have. Rows go to results/real_derived.json;
+`--methods` recomputes only those rows and keeps the others; `--reuse` restores with the
+weights already in the cache (the training time then read from their card). The shipped
 weights' stage 2 trained on the DNA stack's confocal channel and on the Golgi stack (their
 own planes, unpaired, undegraded), so their rows there are not held out; the widefield
 channel was not seen. Without ../shared/data the script stops.
@@ -95,6 +95,7 @@ def case_folder(name: str, cache: Path) -> Path:
 
 
 def describe(name: str) -> str:
+    """One line with the case's source, blur, z step and noise."""
     file, channel, z_step, fwhm, snr = CASES[name]
     src = file + (f" channel {channel}" if channel is not None else "")
     blur = f"extra axial Gaussian FWHM {fwhm:g} px" if fwhm else "no extra blur"
