@@ -1,6 +1,6 @@
 """isonb on volumes derived from real microscopy: a real stack is the ground truth.
 
-    python benchmarks/real_derived.py     # writes benchmarks/results/real_derived.md
+    python benchmarks/real_derived.py     # writes results/real_derived.md, docs/real/derived-*.png
 
 BENCHMARK.md's held-out set holds "volumes derived from real microscopy", where the
 simulated suite's structures are idealised. Here the nearly isotropically sampled real
@@ -35,6 +35,7 @@ from isonb import metrics
 from isonb.io import read_stack, write_stack
 from isonb.psf import FWHM_PER_SIGMA
 from isonb.simulate import add_noise
+from isonb.viewer import save_comparison
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
@@ -49,6 +50,8 @@ CASES = {
     "golgi-axial3-z2-snr10": ("golgi_airyscan.tif", None, 2, 3.0, 10.0),
 }
 ORDER = ["cubic", "ldm-shipped", "ldm-quick", "care", "selfnet"]  # ldm-quick sets the budget
+SHORT = {"cubic": "cubic", "ldm-shipped": "isonb, shipped", "ldm-quick": "isonb, per-stack",
+         "care": "CARE-iso", "selfnet": "Self-Net"}  # the pictures' titles
 
 
 def selfnet_patch(depth: int) -> list[str]:
@@ -118,6 +121,7 @@ def main() -> None:
     for name in a.cases:
         folder = case_folder(name, a.cache)
         gt = read_stack(folder / "gt.tif").data
+        pictures = {"ground truth": gt}
         for method in [m for m in ORDER if m in a.methods]:
             label, restore_args, train_args = METHODS[method]
             extra = selfnet_patch(len(gt)) if method == "selfnet" else []
@@ -129,11 +133,13 @@ def main() -> None:
             out = folder / f"restored_{method}.tif"
             seconds, peak = run_cli(["restore", str(folder / "observed.tif"), str(out),
                                      "--overwrite", *restore_args(folder)])
-            scores = metrics.evaluate(read_stack(out).data, gt)
+            pictures[SHORT[method]] = read_stack(out).data
+            scores = metrics.evaluate(pictures[SHORT[method]], gt)
             rows.append({"case": name, "method": method, "label": label, "seconds": seconds,
                          "peak_mib": peak, "train_seconds": train_s, "hardware": hw, **scores})
             print(f"{name:30s} {method:12s} SSIM {scores['ssim']:.4f} PSNR "
                   f"{scores['psnr']:.2f} train {train_s:.0f} s", flush=True)
+        save_comparison(pictures, HERE.parent / "docs" / "real" / f"derived-{name}.png")
     done = {(r["case"], r["method"]) for r in rows}
     rows += [r for r in earlier if (r["case"], r["method"]) not in done]
     rows.sort(key=lambda r: (list(CASES).index(r["case"]), ORDER.index(r["method"])))
