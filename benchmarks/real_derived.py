@@ -34,7 +34,7 @@ from scipy.ndimage import gaussian_filter1d
 from isonb import metrics
 from isonb.io import read_stack, write_stack
 from isonb.psf import FWHM_PER_SIGMA
-from isonb.simulate import add_noise
+from isonb.simulate import add_noise, bright
 from isonb.viewer import save_comparison
 
 HERE = Path(__file__).resolve().parent
@@ -72,10 +72,7 @@ def derive(real: np.ndarray, z_step: int, axial_fwhm: float, snr: float | None, 
     clean = blurred[::z_step]
     if snr is None:
         return clean, gt, {}
-    ref = gt[::z_step]
-    median = np.percentile(ref, 50)
-    observed, stats = add_noise(clean, ref > median + 0.2 * (ref.max() - median), snr,
-                                np.random.default_rng(seed))
+    observed, stats = add_noise(clean, bright(gt[::z_step]), snr, np.random.default_rng(seed))
     return observed, gt * np.float32(stats["gain"]), stats
 
 

@@ -310,6 +310,13 @@ def add_noise(clean: np.ndarray, foreground: np.ndarray, snr: float,
         "mean_foreground_photons": mean_fg * gain}
 
 
+def bright(ref: np.ndarray) -> np.ndarray:
+    """The voxels whose mean sets the SNR: above the median by 20 % of its distance to
+    the maximum."""
+    median = np.percentile(ref, 50)
+    return ref > median + 0.2 * (ref.max() - median)
+
+
 def simulate(cfg: SimulationConfig) -> SimulatedCase:
     """Simulate one case: observed stack, lateral-only ground truth, PSF."""
     rng = np.random.default_rng(cfg.seed)
@@ -320,10 +327,7 @@ def simulate(cfg: SimulationConfig) -> SimulatedCase:
     n_obs = (cfg.shape[0] - 1) // cfg.z_step + 1
     n_gt = (n_obs - 1) * cfg.z_step + 1
     clean = blurred[: n_gt : cfg.z_step]
-    fg_ref = gt[: n_gt : cfg.z_step]
-    median = np.percentile(fg_ref, 50)
-    foreground = fg_ref > median + 0.2 * (fg_ref.max() - median)
-    observed, stats = add_noise(clean, foreground, cfg.snr, rng)
+    observed, stats = add_noise(clean, bright(gt[: n_gt : cfg.z_step]), cfg.snr, rng)
     stats["psf_fwhm_axial_um"], stats["psf_fwhm_lateral_um"] = psf_lib.psf_fwhm(
         h, (cfg.voxel_xy,) * 3)
     gain = np.float32(stats["gain"])
