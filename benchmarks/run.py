@@ -162,8 +162,9 @@ def rows_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> list[st
 
 def write_table(results_dir: Path) -> Path:
     rows = []
-    for f in sorted(results_dir.glob("*.json")):
-        rows.extend(json.loads(f.read_text())["rows"])
+    for f in (results_dir / f"{m}.json" for m in METHODS):  # not other scripts' json
+        if f.exists():
+            rows.extend(json.loads(f.read_text())["rows"])
     order = list(METHODS)
     rows.sort(key=lambda r: (list(CASES).index(r["case"]) if r["case"] in CASES else 99,
                              order.index(r["method"]) if r["method"] in order else 99))

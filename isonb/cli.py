@@ -312,7 +312,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.psf_fwhm and a.method != "care":
         raise IsonbError("--psf-fwhm is for CARE's known-PSF variant. Fix: add --method care")
     for name, given in (("--degradation", a.degradation), ("--init", a.init),
-                        ("--from-scratch", a.from_scratch)):
+                        ("--from-scratch", a.from_scratch), ("--no-retarget", a.no_retarget)):
         if given and a.method != "ldm":
             raise IsonbError(f"{name} is an option of the LDM. Fix: drop it, or use "
                              "--method ldm")
@@ -332,6 +332,8 @@ def cmd_train(a: argparse.Namespace) -> int:
             kw["degradation"] = a.degradation
         if a.init or a.from_scratch:
             kw["init"] = a.init or ""
+        if a.no_retarget:
+            kw["retarget_steps"] = 0
         train(data, a.out, TrainConfig.quick(**kw) if quick else TrainConfig(**kw),
               overwrite=a.overwrite)
     else:
@@ -528,6 +530,9 @@ def _train_parser(sub) -> None:
                         "with --quick: the shipped generalist)")
     p.add_argument("--from-scratch", action="store_true",
                    help="LDM: start from random weights (the default without --quick)")
+    p.add_argument("--no-retarget", action="store_true",
+                   help="LDM: learn from the observed xy planes throughout, without the last "
+                        "regressor steps on the planes of its own restoration")
     p.add_argument("--overwrite", action="store_true", help="replace weights in --out")
 
 

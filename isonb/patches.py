@@ -6,14 +6,17 @@ xy patches (the target domain) and of patches of the resliced xz/yz planes (the 
 domain); a `PairSampler` turns xy patches into training pairs, recorrupted when asked.
 `save` and `load` keep a prepared set on disk (`python -m isonb prepare`, notebook 01),
 so that training reads exactly what was prepared and shown: training from stacks directly
-and from their prepared set give the same weights.
+and from their prepared set give the same weights. Each set also keeps a central window of
+every normalised stack, for training's retargeting stage (`retargeted`): the regressor
+restores the window, and the xy planes of that restoration, whose out-of-plane blur it has
+removed, become sharper targets than the observed planes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +26,7 @@ from .errors import IsonbError, fail
 from .io import Stack
 from .volume import (
     augment,
+    isotropic_depth,
     normalize,
     percentile_range,
     reslice_isotropic,
@@ -30,6 +34,8 @@ from .volume import (
     xz_planes,
     yz_planes,
 )
+
+WINDOW_VOXELS = 1 << 23  # isotropic voxels of the window kept for retargeting (~ 128 x 256^2)
 
 
 class PairSampler:
@@ -85,6 +91,7 @@ class TrainingData:
     degradations: list[Degradation]  # one per stack
     rng: np.random.Generator  # the draws' generator, where drawing the pools left it
     meta: dict  # patch, n_patches, seed and the stacks (path, shape, voxel size)
+    windows: list[np.ndarray] = field(default_factory=list)  # a central window per stack
 
 
 def prepare(stacks: list[Stack], patch: int = 64, n_patches: int = 3000, seed: int = 0
@@ -92,7 +99,7 @@ def prepare(stacks: list[Stack], patch: int = 64, n_patches: int = 3000, seed: i
     """Normalise each stack, estimate its degradation, and draw xy and axial patch pools
     (`n_patches` of each in all, `patch` px square) with a generator seeded by `seed`."""
     rng = np.random.default_rng(seed)
-    xy, axial, source, degradations = [], [], [], []
+    xy, axial, source, degradations, windows = [], [], [], [], []
     per_stack = int(np.ceil(n_patches / len(stacks)))
     for i, stack in enumerate(stacks):
         if stack.voxel_size is None:
@@ -108,13 +115,41 @@ def prepare(stacks: list[Stack], patch: int = 64, n_patches: int = 3000, seed: i
         iso = reslice_isotropic(x, dz, dx, order=3)
         if iso.shape[0] >= patch:
             axial.append(axial_patches(iso, patch, per_stack, rng))
+        windows.append(x[central_window(x.shape, dz / dx, patch)])
     xy_all = np.concatenate(xy)
     axial_all = np.concatenate(axial) if axial else np.empty((0, patch, patch), np.float32)
     meta = {"patch": patch, "n_patches": n_patches, "seed": seed,
             "stacks": [{"file": str(s.path), "shape": list(s.data.shape),
                         "voxel_size_um": list(s.voxel_size)} for s in stacks]}
     return TrainingData(PairSampler(xy_all, degradations, np.array(source), rng), xy_all,
-                        axial_all, degradations, rng, meta)
+                        axial_all, degradations, rng, meta, windows)
+
+
+def central_window(shape: tuple[int, ...], z_ratio: float, patch: int,
+                   voxels: int = WINDOW_VOXELS) -> tuple[slice, slice, slice]:
+    """The central lateral window of a (z, y, x) stack whose isotropic volume (z resampled by
+    `z_ratio` = dz/dx) holds at most `voxels` voxels, and at least a patch in y and x."""
+    nz, ny, nx = shape
+    depth = isotropic_depth(nz, z_ratio, 1.0)
+    f = min(1.0, float(np.sqrt(voxels / (depth * ny * nx))))
+    sides = [min(n, max(patch, int(n * f))) for n in (ny, nx)]
+    return (slice(None), *(slice((n - w) // 2, (n - w) // 2 + w) for n, w in zip((ny, nx), sides)))
+
+
+def retargeted(pairs: PairSampler, restored: list[np.ndarray], z_ratios: list[float],
+               rng: np.random.Generator) -> PairSampler:
+    """A sampler like `pairs` whose xy patches are drawn instead, with `rng`, from `restored`
+    (each stack's window restored on the isotropic grid) at the planes nearest the observed
+    ones (z_ratio = dz/dx), as many per stack as `pairs` holds."""
+    pools, source = [], []
+    for i, (vol, ratio) in enumerate(zip(restored, z_ratios)):
+        n = int(np.sum(pairs.source == i))
+        planes = np.unique(np.round(np.arange(0, len(vol) - 0.5, ratio)).astype(int))
+        if n:
+            pools.append(sample_patches(vol[planes], pairs.patches.shape[1:], n, rng))
+            source += [i] * n
+    return PairSampler(np.concatenate(pools), pairs.degradations, np.array(source), rng,
+                       pairs.transform)
 
 
 def axial_patches(iso: np.ndarray, p: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -138,7 +173,8 @@ def save(data: TrainingData, folder: str | Path, overwrite: bool = False) -> Pat
     if (folder / PATCHES).exists() and not overwrite:
         raise fail(folder / PATCHES, "exists already", "choose another --out or pass --overwrite")
     folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / PATCHES, xy=data.xy, axial=data.axial, source=data.pairs.source)
+    np.savez(folder / PATCHES, xy=data.xy, axial=data.axial, source=data.pairs.source,
+             **{f"window_{i}": w for i, w in enumerate(data.windows)})
     meta = {**data.meta, "degradations": [asdict(d) for d in data.degradations],
             "rng_state": data.rng.bit_generator.state}
     (folder / META).write_text(json.dumps(meta, indent=2))
@@ -156,11 +192,12 @@ def load(folder: str | Path) -> TrainingData:
     meta = json.loads((folder / META).read_text())
     with np.load(folder / PATCHES) as f:
         xy, axial, source = f["xy"], f["axial"], f["source"]
+        windows = [f[f"window_{i}"] for i in range(len(meta["stacks"])) if f"window_{i}" in f]
     degradations = [from_dict(Degradation, d) for d in meta.pop("degradations")]
     rng = np.random.default_rng()
     rng.bit_generator.state = meta.pop("rng_state")
     return TrainingData(PairSampler(xy, degradations, source, rng), xy, axial, degradations,
-                        rng, meta)
+                        rng, meta, windows)
 
 
 def is_prepared(path: str | Path) -> bool:

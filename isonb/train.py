@@ -1,10 +1,12 @@
 """Training the latent diffusion model on the stacks to restore: unpaired, no ground truth.
 
-Three stages (four with a learned degradation), each checkpointed and resumable
+Four stages (five with a learned degradation), each checkpointed and resumable
 (`loop.fit`), then one calibration:
   0. degrader     synthetic -> real axial patches (degradation="learned" only)   CycleGAN
   1. autoencoder  on xy and axial patches of the stacks          L1 + 0.2 (1 - SSIM)
   2. regressor    on recorrupted (synthetic axial, xy) pairs     L1
+  2b. retarget    the regressor again, on pairs whose targets are the xy planes of its own
+                  restoration of each stack's central window     L1
   3. diffusion    on (synthetic axial, xy) pairs: residual latents   v-prediction MSE, EMA
   4. refine weight: least-squares weight of the diffusion's correction, on held-out pairs
 Synthetic axial patches come from real xy patches degraded with the degradation estimated
@@ -12,7 +14,10 @@ from each stack (`patches.prepare`): the target domain is the xy planes, the sou
 the resliced xz/yz planes. With degradation="learned", a CycleGAN generator trained first
 (`isonb.learned_degradation`) makes the synthetic patches look like the real ones.
 Recorrupted pairs (R2R) have independent noise in input and target, so the regressor
-learns noise-free images although no clean image is ever seen.
+learns noise-free images although no clean image is ever seen. An observed xy plane is
+itself blurred by the axial PSF where structure is oblique to it (an inclined membrane is
+wide in it); the restored volume's xy planes are not, or less, so stage 2b learns sharper
+targets than the stack shows, from no ground truth (measured in docs/RESULTS.md).
 Every 10th xy patch is held out of all training, for the autoencoder's PSNR and step 4.
 With `init` (the quick presets: the shipped generalist) every stage starts from trained
 weights, so a per-stack budget is spent adapting to the stack rather than learning to see.
@@ -44,10 +49,12 @@ from .patches import PairSampler, TrainingData
 from .psf import FWHM_PER_SIGMA
 from .volume import augment
 
-STAGES = ("autoencoder", "regressor", "diffusion")
+STAGES = ("autoencoder", "regressor", "retarget", "diffusion")
 # each stage's share of a --minutes budget, normalised over the stages that run
-SHARE = {"degrader": 0.2, "autoencoder": 0.15, "regressor": 0.6, "diffusion": 0.25}
-SEED_INDEX = {"autoencoder": 0, "regressor": 1, "diffusion": 2, "calibration": 3, "degrader": 4}
+SHARE = {"degrader": 0.2, "autoencoder": 0.15, "regressor": 0.4, "retarget": 0.2,
+         "diffusion": 0.25}
+SEED_INDEX = {"autoencoder": 0, "regressor": 1, "diffusion": 2, "calibration": 3, "degrader": 4,
+              "retarget": 5}
 HOLD_OUT = 10  # every HOLD_OUT-th xy patch is held out of training
 
 
@@ -61,7 +68,9 @@ class TrainConfig:
     n_patches: int = 3000  # xy patches drawn from the stacks (and as many axial ones)
     batch: int = 16
     autoencoder_steps: int = 2000
-    regressor_steps: int = 3000
+    regressor_steps: int = 2000
+    retarget_steps: int = 1000  # the regressor's steps on its own restoration's planes (0: off)
+    retarget_voxels: int = patches.WINDOW_VOXELS  # isotropic voxels restored per stack for it
     diffusion_steps: int = 3000
     degrader_steps: int = 1500  # with degradation="learned"
     lr: float = 5e-4  # AdamW, cosine decay to 10% over each stage
@@ -77,17 +86,17 @@ class TrainConfig:
     def quick(cls, **overrides) -> TrainConfig:
         """Few steps on small pools: a per-stack run of a few minutes on a laptop CPU, which
         fine-tunes the shipped generalist rather than learning to see from random weights."""
-        base = dict(n_patches=800, autoencoder_steps=300, regressor_steps=900,
-                    diffusion_steps=400, degrader_steps=300, checkpoint_every=100,
-                    init="shipped")
+        base = dict(n_patches=800, autoencoder_steps=300, regressor_steps=600,
+                    retarget_steps=300, diffusion_steps=400, degrader_steps=300,
+                    checkpoint_every=100, init="shipped")
         return cls(**{**base, **overrides})
 
     @classmethod
     def smoke(cls, **overrides) -> TrainConfig:
         """A minute-long run that only proves the pipeline works (notebooks in CI)."""
-        base = dict(n_patches=200, autoencoder_steps=40, regressor_steps=60,
-                    diffusion_steps=40, degrader_steps=20, checkpoint_every=20,
-                    init="shipped")
+        base = dict(n_patches=200, autoencoder_steps=40, regressor_steps=40,
+                    retarget_steps=20, retarget_voxels=1 << 20, diffusion_steps=40,
+                    degrader_steps=20, checkpoint_every=20, init="shipped")
         return cls(**{**base, **overrides})
 
 
@@ -100,6 +109,7 @@ class Run:
     model: LDM
     held: PairSampler  # every HOLD_OUT-th xy patch and its pairs
     pairs: PairSampler  # the others: what the stages train on
+    held_xy: np.ndarray  # the held-out observed xy patches (the autoencoder's PSNR)
     ckpt: Path
     dev: torch.device
     budget: float  # seconds for all stages (inf: none)
@@ -163,12 +173,13 @@ def train(stacks: list[Stack] | TrainingData, out: str | Path, cfg: TrainConfig 
         _degrader(run)
     _autoencoder(run)
     _regressor(run)
+    retarget = _retarget(run)
     _diffusion(run)
     run.held.rng = np.random.default_rng([cfg.seed, SEED_INDEX["calibration"]])
     refine = calibrate_refine_weight(run.model, run.held, cfg,
                                      torch.Generator().manual_seed(cfg.seed))
     run.model.refine_weight.fill_(refine["refine_weight"])
-    return _finish(run, Path(out), refine, pretrained)
+    return _finish(run, Path(out), refine, pretrained, retarget)
 
 
 def init_folder(init: str) -> Path:
@@ -217,7 +228,8 @@ def _start(stacks: list[Stack] | TrainingData, cfg: TrainConfig, ckpt: Path, pro
               f"z_step {deg.z_step:.2f}, noise {deg.noise_std:.4f} (normalised)")
     held, pairs = data.pairs.split(HOLD_OUT)
     budget = cfg.minutes * 60 if cfg.minutes > 0 else float("inf")
-    return Run(cfg, data, LDM(cfg.model).to(dev), held, pairs, ckpt, dev, budget, progress)
+    return Run(cfg, data, LDM(cfg.model).to(dev), held, pairs, held.patches, ckpt, dev, budget,
+               progress)
 
 
 def _degrader(run: Run) -> None:
@@ -279,6 +291,48 @@ def _regressor(run: Run) -> None:
                   generator(cfg, "regressor")))
 
 
+def _retarget(run: Run) -> dict | None:
+    """2b. the regressor, on pairs whose xy targets are cut from its own restoration (the
+    regression estimate, no refocusing) of each stack's central window; the later stages
+    train and calibrate on them too. Returns what the card records of it."""
+    cfg, data = run.cfg, run.data
+    if cfg.retarget_steps <= 0:
+        return None
+    if len(data.windows) != len(data.degradations):
+        print("  retarget: skipped, the prepared set keeps no stack windows (prepared by an "
+              "older isonb); prepare it again to train with it")
+        return None
+    from .restore import restore_network  # restore imports this package's models
+
+    t = time.monotonic()
+    ratios = [s["voxel_size_um"][0] / s["voxel_size_um"][2] for s in data.meta["stacks"]]
+    restored = []
+    for window, stack, ratio in zip(data.windows, data.meta["stacks"], ratios):
+        window = window[patches.central_window(window.shape, ratio, cfg.patch,
+                                               cfg.retarget_voxels)]
+        vol, _ = restore_network(window, tuple(stack["voxel_size_um"]), run.model,
+                                 diffusion="off", refocus=False, uncertainty=False,
+                                 progress=False)
+        restored.append(vol)
+    seconds = time.monotonic() - t
+    print(f"  retarget: {len(restored)} window(s) restored in {seconds:.0f} s "
+          f"({', '.join('x'.join(map(str, v.shape)) for v in restored)}); their xy planes "
+          "are the regressor's targets from here on")
+    rng = run.rng("retarget")
+    run.held, run.pairs = patches.retargeted(data.pairs, restored, ratios, rng).split(HOLD_OUT)
+    model = run.model
+    opt = adamw(model.regressor, cfg.lr)
+
+    def step(i: int) -> float:
+        x, y = (run.tensor(a) for a in run.pairs.draw(cfg.batch))
+        return descend(torch.mean(torch.abs(model.estimate(x) - y)), opt, clip=1.0)
+
+    run.fit(Stage("retarget", {"model": model.regressor}, {"opt": opt}, step,
+                  cfg.retarget_steps, cosine_lr(cfg.lr, cfg.retarget_steps), rng,
+                  generator(cfg, "retarget")))
+    return {"windows": [list(v.shape) for v in restored], "restore_seconds": seconds}
+
+
 def _diffusion(run: Run) -> None:
     """3. the diffusion, on the residual latents the regressor misses (EMA weights kept)."""
     cfg, model = run.cfg, run.model
@@ -305,11 +359,12 @@ def _diffusion(run: Run) -> None:
     model.eval()
 
 
-def _finish(run: Run, out: Path, refine: dict[str, float], pretrained: dict | None) -> Path:
+def _finish(run: Run, out: Path, refine: dict[str, float], pretrained: dict | None,
+            retarget: dict | None) -> Path:
     """Write the weights with their card and the loss curves."""
     cfg, losses = run.cfg, run.losses
     minutes = (time.monotonic() - run.started) / 60
-    ae_psnr = autoencoder_psnr(run.model, run.tensor(run.held.patches[:, None]))
+    ae_psnr = autoencoder_psnr(run.model, run.tensor(run.held_xy[:, None]))
     card = {
         "description": "isonb latent diffusion (unpaired, self-supervised)",
         "train_config": asdict(cfg),
@@ -318,6 +373,7 @@ def _finish(run: Run, out: Path, refine: dict[str, float], pretrained: dict | No
         "degradation": [asdict(d) for d in run.data.degradations],
         "steps_done": {stage: len(v) for stage, v in losses.items()},  # a time cap stops early
         "fine_tuned_from": pretrained,  # None: trained from random weights
+        "retarget": retarget,  # None: the observed xy planes were the targets throughout
         "metrics": {"autoencoder_psnr_heldout_xy_db": ae_psnr, **refine,
                     "final_losses": {k: float(np.mean(v[-50:])) for k, v in losses.items() if v}},
         "train_minutes": minutes,

@@ -57,9 +57,10 @@ TINY = L.LDMConfig(AutoencoderConfig(ch=8, latent_ch=4), UNetConfig(1, 1, 8, (1,
 
 
 def make_tiny_config(steps: int = 20, **kw) -> TrainConfig:
-    return TrainConfig(patch=32, n_patches=120, batch=8, autoencoder_steps=steps,
-                       regressor_steps=steps, diffusion_steps=steps, checkpoint_every=10,
-                       model=TINY, **kw)
+    base = dict(patch=32, n_patches=120, batch=8, autoencoder_steps=steps,
+                regressor_steps=steps, retarget_steps=steps, diffusion_steps=steps,
+                checkpoint_every=10, model=TINY)
+    return TrainConfig(**{**base, **kw})
 
 
 def watch_optimizer_steps(monkeypatch, before_step=lambda n: None) -> list[int]:

@@ -32,6 +32,32 @@ def test_split_holds_out_every_nth_patch():
     assert not set(held.patches[:, 0, 0]) & set(rest.patches[:, 0, 0])
 
 
+def test_the_central_window_bounds_the_isotropic_voxels_restored_for_retargeting():
+    y, x = P.central_window((100, 2048, 1024), 5.0, 64)[1:]  # 496 isotropic planes
+    h, w = y.stop - y.start, x.stop - x.start
+    assert 496 * h * w <= P.WINDOW_VOXELS and abs(h - 2 * w) <= 1  # the aspect kept
+    assert abs(y.start - (2048 - y.stop)) <= 1  # centred
+    assert P.central_window((30, 100, 90), 1.0, 64)[1:] == (slice(0, 100), slice(0, 90))
+    y, x = P.central_window((400, 100, 90), 4.0, 64, voxels=10**5)[1:]
+    assert (y.stop - y.start, x.stop - x.start) == (64, 64)  # never below a patch
+
+
+def test_retargeted_pairs_take_the_restored_planes_nearest_the_observed_ones():
+    rng = np.random.default_rng(0)
+    # two stacks: 7 observed planes at dz/dx 2.5 (isotropic 16), 5 planes at dz/dx 1
+    restored = [np.arange(16, dtype=np.float32)[:, None, None] * np.ones((1, 40, 40)),
+                100 + np.arange(5, dtype=np.float32)[:, None, None] * np.ones((1, 40, 40))]
+    degs = [Degradation(1.0, 2.5, 0.01), Degradation(1.0, 1.0, 0.01)]
+    old = PairSampler(np.zeros((30, 16, 16), np.float32), degs, np.repeat([0, 1], [20, 10]),
+                      rng, transform=np.negative)
+    new = P.retargeted(old, restored, [2.5, 1.0], rng)
+    assert new.patches.shape == (30, 16, 16) and np.array_equal(new.source, old.source)
+    assert new.degradations is degs and new.transform is np.negative and new.rng is rng
+    first = set(new.patches[new.source == 0, 0, 0])
+    assert first <= {0, 2, 5, 8, 10, 12, 15} and len(first) > 3  # round(k * 2.5), k = 0..6
+    assert set(new.patches[new.source == 1, 0, 0]) <= {100, 101, 102, 103, 104}
+
+
 def test_non_square_fields_give_axial_patches_from_both_families(tmp_path, stack):
     from isonb.io import read_stack, write_stack
 
@@ -50,6 +76,7 @@ def test_training_reads_exactly_what_was_prepared(tmp_path, stack, tiny_config):
     again = P.prepare([obs], cfg.patch, cfg.n_patches, cfg.seed)
     assert np.array_equal(loaded.xy, again.xy) and np.array_equal(loaded.axial, again.axial)
     assert loaded.degradations == again.degradations
+    assert len(loaded.windows) == 1 and np.array_equal(loaded.windows[0], again.windows[0])
     assert loaded.rng.random() == again.rng.random()  # the generator where prepare left it
     train([obs], tmp_path / "direct", cfg, progress=False)
     train(P.load(tmp_path / "set"), tmp_path / "prepared", cfg, progress=False)

@@ -17,13 +17,16 @@ from isonb.restore import restore_network
 from isonb.train import TrainConfig, calibrate_refine_weight, train
 
 
+@pytest.mark.parametrize("at_step, stage", [(35, "regressor"), (55, "retarget")])
 def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, stack, monkeypatch,
-                                                             tiny_config, training):
+                                                             tiny_config, training, at_step,
+                                                             stage):
     obs, _ = stack
     cfg = tiny_config(20)
     train([obs], tmp_path / "straight", cfg, progress=False)
-    # step 35: in the regressor stage, after its checkpoint at step 10
-    training.interrupt_then_resume([obs], tmp_path / "resumed", cfg, monkeypatch, 35, "regressor")
+    # 20 steps a stage: step 35 is the regressor's 15th, 55 the retargeting's, each after
+    # the stage's checkpoint at its 10th
+    training.interrupt_then_resume([obs], tmp_path / "resumed", cfg, monkeypatch, at_step, stage)
     training.assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     assert (tmp_path / "resumed" / "loss_curves.png").stat().st_size > 1000
 
@@ -47,7 +50,8 @@ def test_overwrite_retrains_a_finished_model_rather_than_resuming_it(
     train([obs], tmp_path / "w", cfg, progress=False)
     steps = training.watch_optimizer_steps(monkeypatch)
     train([obs], tmp_path / "w", cfg, overwrite=True, progress=False)  # same configuration
-    assert len(steps) == cfg.autoencoder_steps + cfg.regressor_steps + cfg.diffusion_steps
+    assert len(steps) == (cfg.autoencoder_steps + cfg.regressor_steps + cfg.retarget_steps
+                          + cfg.diffusion_steps)
 
 
 @pytest.mark.slow
@@ -57,8 +61,10 @@ def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack, monkeyp
     train([obs], tmp_path / "w", tiny_config(150, lr=1e-3), progress=False)
     model, card = L.load(tmp_path / "w")
     losses = card["metrics"]["final_losses"]
-    assert set(losses) == {"autoencoder", "regressor", "diffusion"}
-    assert card["steps_done"] == {"autoencoder": 150, "regressor": 150, "diffusion": 150}
+    assert set(losses) == {"autoencoder", "regressor", "retarget", "diffusion"}
+    assert card["steps_done"] == {"autoencoder": 150, "regressor": 150, "retarget": 150,
+                                  "diffusion": 150}
+    assert card["retarget"]["windows"] == [list(case.gt.shape)]  # the whole small stack
     assert card["schema"] == CARD_SCHEMA and card["isonb"] == isonb.__version__
     assert from_dict(TrainConfig, card["train_config"]) == tiny_config(150, lr=1e-3)
     assert float(model.refine_weight) == pytest.approx(card["metrics"]["refine_weight"])
@@ -187,12 +193,16 @@ def test_cli_init_and_from_scratch(tmp_path, stack, monkeypatch, tiny_config):
     assert main(["train", str(obs.path), "--out", str(base), "--quick"]) == 0
     assert main(["train", str(obs.path), "--out", str(tmp_path / "t"), "--quick",
                  "--init", str(base)]) == 0
-    assert L.load(tmp_path / "t")[1]["fine_tuned_from"]["weights"] == str(base)
+    card = L.load(tmp_path / "t")[1]
+    assert card["fine_tuned_from"]["weights"] == str(base) and card["retarget"]["windows"]
     assert main(["train", str(obs.path), "--out", str(tmp_path / "s"), "--quick",
-                 "--from-scratch"]) == 0
-    assert L.load(tmp_path / "s")[1]["fine_tuned_from"] is None
+                 "--from-scratch", "--no-retarget"]) == 0
+    card = L.load(tmp_path / "s")[1]
+    assert card["fine_tuned_from"] is None and card["retarget"] is None
+    assert "retarget" not in card["steps_done"]
     for bad in (["--init", str(base), "--from-scratch"], ["--method", "care", "--init",
-                                                          str(base)],
+                                                          str(base)], ["--method", "care",
+                                                                       "--no-retarget"],
                 ["--init", str(tmp_path / "nothing")]):
         assert main(["train", str(obs.path), "--out", str(tmp_path / "x"), "--quick",
                      *bad]) == 2
