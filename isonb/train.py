@@ -47,6 +47,7 @@ from .loop import Stage, checkpoint_folder, cosine_lr, descend, fit
 from .models.autoencoder import Autoencoder, ssim_loss
 from .patches import PairSampler, TrainingData
 from .psf import FWHM_PER_SIGMA
+from .restore import restore_network
 from .volume import augment
 
 STAGES = ("autoencoder", "regressor", "retarget", "diffusion")
@@ -302,8 +303,6 @@ def _retarget(run: Run) -> dict | None:
         print("  retarget: skipped, the prepared set keeps no stack windows (prepared by an "
               "older isonb); prepare it again to train with it")
         return None
-    from .restore import restore_network  # restore imports this package's models
-
     t = time.monotonic()
     ratios = [s["voxel_size_um"][0] / s["voxel_size_um"][2] for s in data.meta["stacks"]]
     restored = []
