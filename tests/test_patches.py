@@ -1,5 +1,7 @@
 """Training data: patch pools, pairs, recorruption, and prepared sets that train reads."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -97,3 +99,16 @@ def test_cli_prepare_then_train_on_the_prepared_set(tmp_path, stack, capsys):
     assert "prepared set" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "set"), str(obs.path), "--out",
                  str(tmp_path / "w")]) == 2  # a prepared set is trained on alone
+
+
+def test_a_set_prepared_without_windows_trains_without_retargeting(tmp_path, stack, tiny_config,
+                                                                    capsys):
+    obs, _ = stack
+    cfg = tiny_config(4)
+    folder = P.save(P.prepare([obs], cfg.patch, cfg.n_patches, cfg.seed), tmp_path / "set")
+    with np.load(folder / P.PATCHES) as f:  # as an isonb before retargeting wrote it
+        np.savez(folder / P.PATCHES, **{k: f[k] for k in ("xy", "axial", "source")})
+    assert P.load(folder).windows == []
+    train(P.load(folder), tmp_path / "w", cfg, progress=False)
+    assert "retarget: skipped" in capsys.readouterr().out
+    assert json.loads((tmp_path / "w" / "model.json").read_text())["retarget"] is None
