@@ -29,11 +29,12 @@ benchmarks/results/ladder.md.
 
 `--finetune` measures the ladder at the product's budget instead, into
 benchmarks/results/ladder-finetuned.md: rungs 1, 4 and 5 trained from the shipped
-generalist's regressor for the quick schedule's regressor steps (900; the same loop,
-learning rate and seed as above), beside the 300-step oracle (rung 5 again, on the same
-machine) and the per-stack quick default itself (the whole LDM run.py fine-tuned on the
-case, benchmarks/cache/<case>/ldm-quick, restoring the crop as `ablation.py`'s default row
-does; its time is the restoration's). Shares are given against both oracles.
+generalist's regressor for the quick schedule's regressor steps (900, retargeting's
+included; the same loop, learning rate and seed as above), beside the 300-step oracle
+(rung 5 again, on the same machine) and the per-stack quick default itself (the whole LDM
+run.py fine-tuned on the case, benchmarks/cache/<case>/ldm-quick, restoring the crop as
+`ablation.py`'s default row does; its time is the restoration's). Shares are given against
+both oracles.
 """
 
 from __future__ import annotations
@@ -170,7 +171,8 @@ def main() -> None:
                         help="retrain every row (default: reuse rows cached in benchmarks/cache)")
     args = parser.parse_args()
     generalist = ldm_lib.load(shipped_weights())[0].regressor if args.finetune else None
-    ft_steps = TrainConfig.quick().regressor_steps
+    quick = TrainConfig.quick()
+    ft_steps = quick.regressor_steps + quick.retarget_steps  # all the regressor's steps
     rows, seconds = [], {}
     for name in CASES:
         path = case_dir(name, HERE / "cache") / "observed.tif"
