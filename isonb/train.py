@@ -279,17 +279,22 @@ def _autoencoder(run: Run) -> None:
 def _regressor(run: Run) -> None:
     """2. the regressor, on recorrupted (synthetic axial, xy) pairs: it learns noise-free
     images."""
+    _fit_regressor(run, "regressor", run.cfg.regressor_steps, run.cfg.recorrupt,
+                   run.rng("regressor"))
+
+
+def _fit_regressor(run: Run, stage: str, steps: int, recorrupt: float,
+                   rng: np.random.Generator) -> None:
+    """The regressor's L1 descent on `run.pairs` (stages 2 and 2b)."""
     cfg, model = run.cfg, run.model
-    rng = run.rng("regressor")
     opt = adamw(model.regressor, cfg.lr)
 
     def step(i: int) -> float:
-        x, y = (run.tensor(a) for a in run.pairs.draw(cfg.batch, cfg.recorrupt))
+        x, y = (run.tensor(a) for a in run.pairs.draw(cfg.batch, recorrupt))
         return descend(torch.mean(torch.abs(model.estimate(x) - y)), opt, clip=1.0)
 
-    run.fit(Stage("regressor", {"model": model.regressor}, {"opt": opt}, step,
-                  cfg.regressor_steps, cosine_lr(cfg.lr, cfg.regressor_steps), rng,
-                  generator(cfg, "regressor")))
+    run.fit(Stage(stage, {"model": model.regressor}, {"opt": opt}, step, steps,
+                  cosine_lr(cfg.lr, steps), rng, generator(cfg, stage)))
 
 
 def _retarget(run: Run) -> dict | None:
@@ -319,16 +324,7 @@ def _retarget(run: Run) -> dict | None:
           "are the regressor's targets from here on")
     rng = run.rng("retarget")
     run.held, run.pairs = patches.retargeted(data.pairs, restored, ratios, rng).split(HOLD_OUT)
-    model = run.model
-    opt = adamw(model.regressor, cfg.lr)
-
-    def step(i: int) -> float:
-        x, y = (run.tensor(a) for a in run.pairs.draw(cfg.batch))
-        return descend(torch.mean(torch.abs(model.estimate(x) - y)), opt, clip=1.0)
-
-    run.fit(Stage("retarget", {"model": model.regressor}, {"opt": opt}, step,
-                  cfg.retarget_steps, cosine_lr(cfg.lr, cfg.retarget_steps), rng,
-                  generator(cfg, "retarget")))
+    _fit_regressor(run, "retarget", cfg.retarget_steps, 0.0, rng)  # targets denoised already
     return {"windows": [list(v.shape) for v in restored], "restore_seconds": seconds}
 
 
