@@ -25,7 +25,8 @@ and pool size. `--long` adds rung 1 trained 10x longer (3000 steps), separating 
 from the data. Each row's gain over cubic interpolation, and rung 1's share of the oracle's
 gain, is what issue 15's target asks for (>= 80 %). Each row is cached in
 benchmarks/cache/<case>/ladder-*.json (`--fresh` retrains them). Writes
-benchmarks/results/ladder.md.
+benchmarks/results/ladder.md. A cached row made from other trained weights than
+today's (the generalist, the per-stack model) is made again.
 
 `--finetune` measures the ladder at the product's budget instead, into
 benchmarks/results/ladder-finetuned.md: rungs 1, 4 and 5 trained from the shipped
@@ -53,7 +54,7 @@ from targets import STEPS, train_regressor
 from isonb import ldm as ldm_lib
 from isonb import metrics
 from isonb.benchmark import CASES as SUITE
-from isonb.checkpoint import shipped_weights
+from isonb.checkpoint import read_card, shipped_weights
 from isonb.degrade import Degradation
 from isonb.io import Stack
 from isonb.patches import PairSampler, prepare
@@ -161,6 +162,15 @@ def cache_name(label: str) -> str:
     return f"ladder-{'ft-' if label.endswith(FINETUNED) else ''}{label[0]}.json"
 
 
+def depends_on(label: str, folder: Path) -> str | None:
+    """sha256 of the trained weights a row starts from (the generalist for the fine-tuned
+    rungs, the case's per-stack model for the product), so that a cached row made from other
+    weights is made again; None for the rows trained from random weights."""
+    if label == PRODUCT:
+        return read_card(folder / "ldm-quick")["sha256"]
+    return read_card(shipped_weights())["sha256"] if label.endswith(FINETUNED) else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long", action="store_true", help="add rung 1 at 10x the steps")
@@ -193,8 +203,11 @@ def main() -> None:
             runs.append((LONG, *rungs[RUNGS[0]], 10 * STEPS))
         for label, pairs, recorrupt, steps in runs:
             cached = path.parent / cache_name(label)
-            if cached.exists() and not args.fresh:
+            weights = depends_on(label, path.parent)
+            if (cached.exists() and not args.fresh
+                    and json.loads(cached.read_text()).get("weights") == weights):
                 s = json.loads(cached.read_text())
+                s.pop("weights", None)
             else:
                 t = time.perf_counter()
                 if label == PRODUCT:
@@ -207,7 +220,7 @@ def main() -> None:
                 vol, _ = restore_network(case.observed[CROP], case.voxel_size, model,
                                          progress=False, **kw)
                 s = {**metrics.evaluate(vol, gt[: len(vol)]), "seconds": time.perf_counter() - t}
-                cached.write_text(json.dumps(s))
+                cached.write_text(json.dumps({**s, "weights": weights}))
             seconds.setdefault(label, []).append(s["seconds"])
             rows.append((name, label, s))
             print(f"{name:32s} {label:30s} SSIM {s['ssim']:.4f} PSNR {s['psnr']:.2f} "

@@ -190,7 +190,8 @@ def init_folder(init: str) -> Path:
 
 def _initialise(run: Run) -> dict | None:
     """Start from trained weights when `cfg.init` names them (fine-tuning); returns what
-    their card says of how they were made, for the new card."""
+    their card says of how they were made (and what they were fine-tuned from), for the new
+    card."""
     if not run.cfg.init:
         return None
     folder = init_folder(run.cfg.init)
@@ -206,7 +207,8 @@ def _initialise(run: Run) -> dict | None:
     return {"weights": str(folder), "sha256": card.get("sha256"), "seed": card.get("seed"),
             "steps_done": card.get("steps_done"), "train_minutes": card.get("train_minutes"),
             "hardware": card.get("hardware"),
-            "training_data": [d["file"] for d in card.get("training_data", [])]}
+            "training_data": [d["file"] for d in card.get("training_data", [])],
+            "fine_tuned_from": card.get("fine_tuned_from")}  # the earlier stages, in turn
 
 
 def _start(stacks: list[Stack] | TrainingData, cfg: TrainConfig, ckpt: Path, progress: bool

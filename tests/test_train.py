@@ -172,7 +172,14 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, stack, tiny_config)
                            fresh[0].regressor.state_dict()["stem.weight"])
     assert tuned[1]["fine_tuned_from"]["weights"] == str(tmp_path / "base")
     assert tuned[1]["fine_tuned_from"]["sha256"] == base[1]["sha256"]
+    assert tuned[1]["fine_tuned_from"]["fine_tuned_from"] is None  # base: from random weights
     assert fresh[1]["fine_tuned_from"] is None
+    # a further stage keeps the whole lineage: what it started from, and what that started from
+    train([obs], tmp_path / "again", tiny_config(5, lr=0.0, init=str(tmp_path / "tuned")),
+          progress=False)
+    lineage = L.load(tmp_path / "again")[1]["fine_tuned_from"]
+    assert lineage["weights"] == str(tmp_path / "tuned")
+    assert lineage["fine_tuned_from"]["sha256"] == base[1]["sha256"]
 
 
 def test_quick_training_fine_tunes_the_shipped_model_whose_network_it_builds(

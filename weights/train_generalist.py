@@ -3,13 +3,20 @@
     python weights/train_generalist.py --minutes 20                       # stage 1
     python weights/train_generalist.py --init weights --seed-base 6000 --stacks 16 --beads \\
         --patches 4000 --minutes 30 --out /tmp/stage2 --real ../shared/data/spots.tif \\
-        ../shared/data/golgi_airyscan.tif ../shared/data/dna_confocal_widefield.tif:0  # stage 2
+        ../shared/data/golgi_airyscan.tif ../shared/data/dna_confocal_widefield.tif:0 \\
+        --steps 2000 3000 0 3000                                            # stage 2
+    python weights/train_generalist.py --init weights --seed-base 6000 --stacks 16 --beads \\
+        --patches 4000 --minutes 0 --out /tmp/stage3 --real ...(as stage 2) \\
+        --steps 0 500 2500 1500             # stage 3: tried, not shipped (docs/RESULTS.md)
 
 The model is trained the unpaired way, exactly as `python -m isonb train` does on a user's
 stacks: from each stack only its observed xy and resliced xz/yz planes are used, never a
 ground truth. Simulated stacks span BENCHMARK.md's ranges (`isonb.data.generalist_configs`);
 real stacks (`--real FILE[:CHANNEL]`) need none. A later stage starts from an earlier
 stage's weights (`--init`), and its card keeps the earlier card's steps, time and hardware.
+Stages 1 and 2 were trained before retargeting existed (retarget steps 0); stage 3 keeps
+stage 2's autoencoder and data and retargets its regressor (train.py, stage 2b); it restored
+the public suite better but rang at the edges of a bright box, so stage 2 is shipped.
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=20.0, help="training time budget")
     ap.add_argument("--patches", type=int, default=3000, help="xy patches in the pool")
     ap.add_argument("--init", default="", help="weights folder to continue from")
+    ap.add_argument("--steps", type=int, nargs=4, metavar=("AE", "REG", "RETARGET", "DIFF"),
+                    help="steps of the autoencoder, regressor, retargeting and diffusion "
+                         "(default: TrainConfig's)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=HERE)
     a = ap.parse_args()
@@ -60,7 +70,10 @@ def main() -> None:
             stacks.append(read_stack(folder / "observed.tif"))  # observed only: unpaired
             stacks[-1].path = Path(f"simulated/{cfg.structure}-{cfg.psf}-z{cfg.z_step}"
                                    f"-snr{cfg.snr:.0f}-seed{cfg.seed}.tif")
-        cfg = TrainConfig(seed=a.seed, minutes=a.minutes, n_patches=a.patches, init=a.init)
+        steps = dict(zip(("autoencoder_steps", "regressor_steps", "retarget_steps",
+                          "diffusion_steps"), a.steps)) if a.steps else {}
+        cfg = TrainConfig(seed=a.seed, minutes=a.minutes, n_patches=a.patches, init=a.init,
+                          **steps)
         train(stacks, a.out, cfg, overwrite=True)
 
 
