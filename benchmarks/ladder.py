@@ -204,10 +204,9 @@ def main() -> None:
         for label, pairs, recorrupt, steps in runs:
             cached = path.parent / cache_name(label)
             weights = depends_on(label, path.parent)
-            if (cached.exists() and not args.fresh
-                    and json.loads(cached.read_text()).get("weights") == weights):
-                s = json.loads(cached.read_text())
-                s.pop("weights", None)
+            saved = json.loads(cached.read_text()) if cached.exists() and not args.fresh else None
+            if saved is not None and saved.pop("weights", None) == weights:
+                s = saved
             else:
                 t = time.perf_counter()
                 if label == PRODUCT:
