@@ -105,6 +105,15 @@ def read_card(folder: str | Path) -> dict:
     return json.loads((folder / CARD).read_text())
 
 
+def lineage(card: dict) -> list[dict]:
+    """A card and the training runs it was fine-tuned from, newest first (its whole history)."""
+    runs = []
+    while card:
+        runs.append(card)
+        card = card.get("fine_tuned_from")
+    return runs
+
+
 def load_model(folder: str | Path, method: str, build: Callable[[dict], torch.nn.Module],
                dev: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild a model from its card with `build(config)` and load its weights strictly."""

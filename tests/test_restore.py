@@ -215,11 +215,11 @@ def test_shipped_model_invents_no_structure_in_a_known_absence_and_bounds_the_ha
     beside the edge and overshoot inside the box within 1 % and 3 %; flat background
     smoother than the input's noise for the mean, at most 3x rougher for a sample (which
     draws texture, noise included, as the xy planes have it). Measured with the shipped
-    weights of this commit (stage 2): mean: level 0.1 %, halo 0.3 % (the background 50 falls
-    to 47), overshoot 0.5 %, roughness 0.29x with the views averaged; fused by orientation
-    (the default) halo 0.5 %, overshoot 1.0 %; sample: 0.0 %, 0.3 %, 1.9 %, 1.8x. Stage 1's
-    were 0.5 %, 1.9 % (50 fell to 32), 6.4 %, 0.32x; a retargeted stage 3 (not shipped)
-    1.0 % and 5.2 %."""
+    weights of this commit (stage 3, retargeted 750 steps): mean: level 0.1 %, halo 0.7 %,
+    overshoot 2.9 % (close to the bound), roughness 0.10x; sample: 0.0 %, 0.4 %, 1.4 %,
+    0.52x. Stage 2's mean (fused by orientation, the default): halo 0.5 %, overshoot 1.0 %;
+    stage 1's 1.9 % (the background 50 fell to 32) and 6.4 %; a stage 3 retargeted 2500
+    steps (not shipped) 1.0 % and 5.2 %."""
     from isonb.benchmark import box_artefacts, box_phantom
     from isonb.checkpoint import shipped_weights
 

@@ -8,7 +8,7 @@ import isonb
 from isonb import ldm as L
 from isonb import metrics
 from isonb.baselines import interpolate
-from isonb.checkpoint import CARD_SCHEMA, WEIGHTS, from_dict, shipped_weights
+from isonb.checkpoint import CARD_SCHEMA, WEIGHTS, from_dict, lineage, shipped_weights
 from isonb.cli import main
 from isonb.degrade import Degradation, refocus
 from isonb.errors import IsonbError
@@ -177,9 +177,12 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, stack, tiny_config)
     # a further stage keeps the whole lineage: what it started from, and what that started from
     train([obs], tmp_path / "again", tiny_config(5, lr=0.0, init=str(tmp_path / "tuned")),
           progress=False)
-    lineage = L.load(tmp_path / "again")[1]["fine_tuned_from"]
-    assert lineage["weights"] == str(tmp_path / "tuned")
-    assert lineage["fine_tuned_from"]["sha256"] == base[1]["sha256"]
+    again = L.load(tmp_path / "again")[1]
+    assert again["fine_tuned_from"]["weights"] == str(tmp_path / "tuned")
+    assert again["fine_tuned_from"]["fine_tuned_from"]["sha256"] == base[1]["sha256"]
+    runs = lineage(again)  # newest first: again, tuned, base
+    assert [r["sha256"] for r in runs[1:]] == [tuned[1]["sha256"], base[1]["sha256"]]
+    assert all(r["train_minutes"] > 0 for r in runs)
 
 
 def test_quick_training_fine_tunes_the_shipped_model_whose_network_it_builds(
