@@ -114,6 +114,11 @@ def lineage(card: dict) -> list[dict]:
     return runs
 
 
+def training_minutes(card: dict) -> float:
+    """Minutes of training behind a model: its own run and every run it was fine-tuned from."""
+    return sum(run.get("train_minutes") or 0.0 for run in lineage(card))
+
+
 def load_model(folder: str | Path, method: str, build: Callable[[dict], torch.nn.Module],
                dev: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
     """Rebuild a model from its card with `build(config)` and load its weights strictly."""

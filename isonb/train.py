@@ -35,7 +35,7 @@ import torch
 
 from . import ldm as ldm_lib
 from . import patches
-from .checkpoint import from_dict, lineage, read_card, shipped_weights
+from .checkpoint import from_dict, lineage, read_card, shipped_weights, training_minutes
 from .choices import DEGRADATIONS
 from .devices import device
 from .diffusion import v_loss
@@ -201,9 +201,8 @@ def _initialise(run: Run) -> dict | None:
                          "cannot be fine-tuned. Fix: pass --from-scratch, or --init with LDM "
                          "weights of the same architecture")
     run.model.load_state_dict(ldm_lib.load(folder, run.dev)[0].state_dict())
-    runs = lineage(card)
-    minutes = sum(r.get("train_minutes") or 0 for r in runs)
-    print(f"  fine-tuning {folder} ({minutes:.0f} min of training over {len(runs)} run(s), the "
+    print(f"  fine-tuning {folder} ({training_minutes(card):.0f} min of training over "
+          f"{len(lineage(card))} run(s), the "
           f"last on {len(card.get('training_data', []))} stack(s)); --from-scratch starts from "
           "random weights")
     return {"weights": str(folder), "sha256": card.get("sha256"), "seed": card.get("seed"),

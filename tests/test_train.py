@@ -8,7 +8,14 @@ import isonb
 from isonb import ldm as L
 from isonb import metrics
 from isonb.baselines import interpolate
-from isonb.checkpoint import CARD_SCHEMA, WEIGHTS, from_dict, lineage, shipped_weights
+from isonb.checkpoint import (
+    CARD_SCHEMA,
+    WEIGHTS,
+    from_dict,
+    lineage,
+    shipped_weights,
+    training_minutes,
+)
 from isonb.cli import main
 from isonb.degrade import Degradation, refocus
 from isonb.errors import IsonbError
@@ -183,6 +190,7 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, stack, tiny_config)
     runs = lineage(again)  # newest first: again, tuned, base
     assert [r["sha256"] for r in runs[1:]] == [tuned[1]["sha256"], base[1]["sha256"]]
     assert all(r["train_minutes"] > 0 for r in runs)
+    assert training_minutes(again) == pytest.approx(sum(r["train_minutes"] for r in runs))
 
 
 def test_quick_training_fine_tunes_the_shipped_model_whose_network_it_builds(
