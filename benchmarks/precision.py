@@ -4,12 +4,15 @@
 
 `restore --precision auto` runs the networks in fp16 mixed precision on a CUDA GPU (tensor
 cores) and in fp32 elsewhere. This measures, on the CPU, what the lower precisions do to the
-numbers: each public case, cropped to its central 128 x 128 px (all planes) to keep the CPU's
-slow fp16 affordable, is restored with the shipped weights and the diffusion sampled
-(`--diffusion on`'s path, K = 2, 4 DDIM steps) in each precision, and scored against its
-ground truth; the differences to fp32 are given as a fraction of the intensity range (the
-stacks' noise is 5-20 % of it). fp16 rounds as IEEE half precision does on a GPU; a GPU's
-kernels accumulate differently, so its own numbers may differ by as much again.
+numbers: each public case, cropped to its central 128 x 128 px (all planes) to keep fp16
+affordable where the CPU emulates it, is restored with the shipped weights and the
+diffusion sampled (`--diffusion on`'s path, K = 2, 4 DDIM steps; the mean fused as
+`--fusion auto` fuses it) in each precision, and scored against its ground truth; the
+differences to fp32 are given as a fraction of the intensity range (the stacks' noise is
+5-20 % of it). fp16 rounds as IEEE half precision does on a GPU; a GPU's kernels
+accumulate differently, so its own numbers may differ by as much again. The times depend
+on the CPU's half-precision instructions, which the table names: fp16 took 6.5x fp32's
+time on the CPU of the 2026-12-04 run, 1.3x on one with AVX512-FP16 and AMX.
 """
 
 from __future__ import annotations
@@ -57,13 +60,23 @@ def main() -> None:
     write(rows)
 
 
+def half_precision_support() -> str:
+    """The CPU's half-precision instructions, from /proc/cpuinfo's flags (Linux)."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "unknown"
+    have = [f for f in ("avx512_fp16", "avx512_bf16", "amx_fp16", "amx_bf16") if f in flags]
+    return ", ".join(have) if have else "none (fp16 emulated)"
+
+
 def write(rows: list[dict]) -> None:
     lines = ["# Mixed precision", "",
              "Made by `python benchmarks/precision.py` (see its docstring): the shipped LDM, "
              "diffusion sampled, on the central 128 x 128 px of each public case. `max` and "
              "`rms`: difference to fp32 as a fraction of the restored intensity range. "
-             f"Hardware: {hardware()} (fp16 on a CPU is emulated and slow; the times say "
-             "nothing about a GPU).", "",
+             f"Hardware: {hardware()}; half-precision instructions: "
+             f"{half_precision_support()} (the times say nothing about a GPU).", "",
              "| precision | SSIM | PSNR | max | rms | restore (s) |", "|---|---|---|---|---|---|"]
     for p in PRECISIONS:
         sel = [r for r in rows if r["precision"] == p]
