@@ -13,6 +13,7 @@ each slice's own, and calibrated on the stack's own synthetic pairs (`isonb.unce
 
 from __future__ import annotations
 
+import ctypes
 import math
 import shutil
 import tempfile
@@ -315,7 +316,22 @@ class ScratchArray:
 
 
 IN_MEMORY_BYTES = 2**29  # restored slices beyond this go to scratch files on disk
+# Output planes fused and refocused at a time: their FFTs (mirror-padded, double precision)
+# hold about 40 bytes a voxel. With 8 instead of 16, and `release_free_memory` before them,
+# the fusion's peak on large.py's 1024 x 1024 stack fell from 2.0 to 1.3 GiB, below the
+# networks' passes. Every plane is filtered on its own: the output is the same to the bit.
+SLAB = 8
 DIFFUSION_NEGLIGIBLE = 1e-3  # "auto": sampling is skipped below this RMS correction
+
+
+def release_free_memory() -> None:
+    """Hand the heap's freed pages back to the system (glibc's `malloc_trim`; nothing where
+    there is none). After the networks' passes their freed activations stayed counted, 450
+    MiB of a large stack's 1.2 GiB, under everything that came after."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn.Module,
@@ -342,7 +358,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                           batch: int | None = None, progress: bool = True,
                           refocus: bool = True, tile: int = 1024, uncertainty: bool = True,
                           diffusion: str = "on", scratch: str | Path | None = None,
-                          slab: int = 16, precision: str = "auto", fusion: str = "auto",
+                          slab: int = SLAB, precision: str = "auto", fusion: str = "auto",
                           uncertainty_samples: int = UNCERTAINTY_SAMPLES, output: str = "mean",
                           drift: int = SAMPLE_DRIFT
                           ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
@@ -401,6 +417,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                     if keep_spread:
                         variances[view][a:b] = smooth_slices(var)
                     bar.update(b - a)
+        release_free_memory()
         estimate = degrade.estimate_degradation(observed, voxel_size) if isinstance(
             model, LDM) and (refocus or keep_spread) else None
         deg = _refocus_degradation(estimate) if refocus and estimate is not None else None

@@ -52,15 +52,16 @@ def test_halo_tiles_cover_each_pixel_once_on_the_grid():
         assert (covered == 1).all()
 
 
-def test_streaming_through_scratch_files_equals_in_memory(stack, tiny_ldm, monkeypatch,
-                                                         tmp_path):
+def test_streaming_through_scratch_files_and_slabs_equals_in_memory(stack, tiny_ldm,
+                                                                   monkeypatch, tmp_path):
     st, _ = stack
     kw = dict(samples=2, steps=2, progress=False)
     model = tiny_ldm
-    memory, spread = R.restore_network(st.data, st.voxel_size, model, **kw)
+    memory, spread = R.restore_network(st.data, st.voxel_size, model, slab=1000, **kw)
     monkeypatch.setattr(R, "IN_MEMORY_BYTES", 0)
     streamed, streamed_spread = R.restore_network(st.data, st.voxel_size, model,
-                                                  scratch=tmp_path, **kw)
+                                                  scratch=tmp_path, slab=3, **kw)
+    assert spread is not None and len(memory) > 3
     assert np.array_equal(memory, streamed) and np.array_equal(spread, streamed_spread)
     assert list(tmp_path.iterdir()) == []  # scratch files are removed
 
