@@ -141,9 +141,9 @@ def batch_size(model: torch.nn.Module, window: tuple[int, int], batch: int | Non
     (2^19 px on a CPU, capped at 8; on a GPU 8 KiB of its memory per px, capped at 64: a pass
     of the shipped LDM peaks at 0.6-1 KiB per px, measured on a CPU with and without the
     diffusion, which leaves room for the allocator's caching and for larger models). On a
-    CPU a larger batch gains nothing: 397 x 1024 px slices one at a time restored a 100 x
-    256 x 1024 stack in 216 s at 1179 MiB, two at a time in 231 s at 1359 MiB, equal to
-    the bit."""
+    CPU, large slices gained nothing from going two at a time: 397 x 1024 px slices one at
+    a time restored a 100 x 256 x 1024 stack in 216 s at 1179 MiB, two at a time in 231 s
+    at 1359 MiB, equal to the bit."""
     if batch is not None:
         return max(1, int(batch))
     dev = next(model.parameters()).device
