@@ -321,8 +321,9 @@ class ScratchArray:
 IN_MEMORY_BYTES = 2**29  # restored slices beyond this go to scratch files on disk
 # Output planes fused and refocused at a time: their FFTs (mirror-padded, double precision)
 # hold about 40 bytes a voxel. With 8 instead of 16, and `release_free_memory` before them,
-# the fusion's peak on large.py's 1024 x 1024 stack fell from 2.0 to 1.3 GiB, below the
-# networks' passes. Every plane is filtered on its own: the output is the same to the bit.
+# the fusion's peak on large.py's 1024 x 1024 stack fell from 2.0 to 1.3 GiB (in-process,
+# RESULTS "Stacks of real size"). Every plane is filtered on its own: the output is the same
+# to the bit.
 SLAB = 8
 DIFFUSION_NEGLIGIBLE = 1e-3  # "auto": sampling is skipped below this RMS correction
 
