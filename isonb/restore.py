@@ -412,46 +412,67 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     step = batch_size(model, (min(tile, n_out), min(tile, max(nx, ny))), batch)
     try:
         with tqdm(total=ny + nx, desc="restoring xz and yz slices", disable=not progress) as bar:
-            for view, (n, *_) in shapes.items():
-                for a in range(0, n, step):
-                    b = min(a + step, n)
-                    mean, var = restore_view(observed, view, slice(a, b), (lo, hi), voxel_size,
-                                             model, **kw)
-                    means[view][a:b] = mean
-                    if keep_spread:
-                        variances[view][a:b] = smooth_slices(var)
-                    bar.update(b - a)
+            for view, a, mean, var in _restored_views(observed, voxel_size, model, (lo, hi),
+                                                      step, kw):
+                means[view][a:a + len(mean)] = mean
+                if keep_spread:
+                    variances[view][a:a + len(var)] = smooth_slices(var)
+                bar.update(len(mean))
         release_free_memory()
         estimate = degrade.estimate_degradation(observed, voxel_size) if isinstance(
             model, LDM) and (refocus or keep_spread) else None
         deg = _refocus_degradation(estimate) if refocus and estimate is not None else None
         scale = _spread_scale(model, observed, (lo, hi), estimate, kw) if keep_spread else 1.0
-        def planes(store: dict, z0: int, z1: int) -> tuple[np.ndarray, np.ndarray]:
-            """Output planes z0:z1 of the xz and yz views in `store`, both (z, y, x)."""
-            return (store["xz"][:, z0:z1].transpose(1, 0, 2),
-                    store["yz"][:, z0:z1].transpose(1, 2, 0))
-
         for z0 in range(0, n_out, slab):
             z1 = min(z0 + slab, n_out)
-            views = planes(means, z0, z1)
-            fused = fuse_views(*views, fusion)
-            if deg is not None:
-                fused = degrade.refocus(fused, deg)
-            spread = None
-            if keep_spread:
-                var = scale**2 * fuse_variances(*planes(variances, z0, z1))
-                if output == "mean":  # a sample's views differ by its own spread too
-                    var = var + disagreement(*views)
-                var = smooth_slices(var)
-                spread = ((hi - lo) * np.sqrt(var)).astype(np.float32)
-            if not np.isfinite(fused).all():  # never write a silent NaN volume
-                raise IsonbError(f"output planes {z0}-{z1 - 1} came out NaN/inf (a bug in "
-                                 "isonb). Fix: restore with --no-refocus or --fusion average, "
-                                 "and report it with the stack's shape and voxel size")
+            fused, var = _fused_planes(means, variances, z0, z1, fusion, deg, output, scale)
+            spread = None if var is None else ((hi - lo) * np.sqrt(var)).astype(np.float32)
             yield z0, denormalize(fused, lo, hi), spread
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _restored_views(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn.Module,
+                    limits: tuple[float, float], step: int, kw: dict
+                    ) -> Iterator[tuple[str, int, np.ndarray, np.ndarray]]:
+    """The xz and then the yz slices restored `step` at a time (`restore_view` with `kw`):
+    (view, first slice, restored slices, their variances)."""
+    _, ny, nx = observed.shape
+    for view, n in zip(VIEWS, (ny, nx)):
+        for a in range(0, n, step):
+            mean, var = restore_view(observed, view, slice(a, min(a + step, n)), limits,
+                                     voxel_size, model, **kw)
+            yield view, a, mean, var
+
+
+def _view_planes(store: dict, z0: int, z1: int) -> tuple[np.ndarray, np.ndarray]:
+    """Output planes z0:z1 of the xz and yz views in `store`, both (z, y, x)."""
+    return store["xz"][:, z0:z1].transpose(1, 0, 2), store["yz"][:, z0:z1].transpose(1, 2, 0)
+
+
+def _fused_planes(means: dict, variances: dict, z0: int, z1: int, fusion: str,
+                  deg: degrade.Degradation | None, output: str, scale: float
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Output planes z0:z1 (normalised): the views fused (`volume.fuse_views`) and
+    refocused by `deg` when given, and, with `variances`, the map's variance: the views'
+    variances fused, times `scale`^2 (the calibration), plus their disagreement for the mean
+    output (a sample's views differ by its own spread too), smoothed. Stops on NaN/inf
+    rather than write them."""
+    views = _view_planes(means, z0, z1)
+    fused = fuse_views(*views, fusion)
+    if deg is not None:
+        fused = degrade.refocus(fused, deg)
+    if not np.isfinite(fused).all():  # never write a silent NaN volume
+        raise IsonbError(f"output planes {z0}-{z1 - 1} came out NaN/inf (a bug in "
+                         "isonb). Fix: restore with --no-refocus or --fusion average, "
+                         "and report it with the stack's shape and voxel size")
+    if not variances:
+        return fused, None
+    var = scale**2 * fuse_variances(*_view_planes(variances, z0, z1))
+    if output == "mean":
+        var = var + disagreement(*views)
+    return fused, smooth_slices(var)
 
 
 def _refocus_degradation(deg: degrade.Degradation) -> degrade.Degradation | None:
