@@ -18,6 +18,7 @@ import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -181,24 +182,18 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     """
     dev = next(model.parameters()).device
     n, h, w = images.shape
-    is_ldm = isinstance(model, LDM)
-    sampling = is_ldm and diffusion and samples > 0
-    if output not in OUTPUTS:
-        raise IsonbError(f"output {output!r}; Fix: choose one of {', '.join(OUTPUTS)}")
-    if output == "sample" and not sampling:
-        raise IsonbError("output 'sample': a sample needs the LDM's diffusion. Fix: use "
-                         "--method ldm without --diffusion off, or --output mean")
+    sampling = _will_sample_slices(model, diffusion, samples, output)
     samples = 1 if output == "sample" else samples  # the first of the mean's noises
     halo = (DIFFUSION_HALO if sampling else HALO) if halo is None else halo
-    edge = EDGE if is_ldm else 0
+    edge = EDGE if isinstance(model, LDM) else 0
     if origin % model.multiple or edge % model.multiple:
         raise IsonbError(f"window origin {origin} or edge {edge} px is not on the network's "
                          f"grid (a multiple of {model.multiple})")
     full = width or w
     left, right = edge if origin == 0 else 0, edge if origin + w >= full else 0
-    shape, shift = (h, full + 2 * edge), (origin + edge - left) // 4
-    noise = slice_noise(model, shape, samples, seed)[..., shift:].to(dev) \
-        if sampling and output == "mean" else None
+    source = NoiseSource(model, (h, full + 2 * edge), (origin + edge - left) // 4, seed, view,
+                         drift)
+    noise = source.shared(samples).to(dev) if sampling and output == "mean" else None
     images = np.pad(images, ((0, 0), (0, 0), (left, right)), mode="reflect")
     padded, _ = pad_to(torch.from_numpy(images)[:, None], model.multiple)
     tiles = list(iter_halo_tiles(padded.shape[-2:], tile, halo, model.multiple))
@@ -207,35 +202,82 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     mean = np.zeros((n, *padded.shape[-2:]), dtype=np.float32)
     var = np.zeros_like(mean)
     ids = np.arange(n) if slice_ids is None else np.asarray(slice_ids)
-    spread_samples = spread_samples if sampling else 0
     bar = tqdm(total=n * len(tiles), desc="restoring slices", disable=not progress, leave=False)
     for start in range(0, n, batch):
-        own = torch.stack([slice_noise(model, shape, spread_samples,
-                                       slice_noise_seed(seed, view, int(i)))
-                           for i in ids[start:start + batch]], 1)[..., shift:].to(dev) \
-            if spread_samples > 1 else None  # (K_u, B, C, h/4, w/4)
-        if sampling and output == "sample":  # (1, B, C, h/4, w/4)
-            noise = drifting_noise(model, shape, seed, view, ids[start:start + batch],
-                                   drift)[..., shift:].to(dev)
+        rows = slice(start, start + batch)
+        own = source.own(ids[rows], spread_samples).to(dev) \
+            if sampling and spread_samples > 1 else None
+        if sampling and output == "sample":
+            noise = source.drifting(ids[rows]).to(dev)
         for (wy, wx), core, (oy, ox) in tiles:
-            x = padded[start:start + batch, :, wy, wx].to(dev)
+            x = padded[rows, :, wy, wx].to(dev)
             latent = np.s_[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]
             with autocast(dev, precision):
-                if own is not None:
-                    out, extra = model.restore_groups(x, [noise[latent], own[latent]], steps,
-                                                      refine=output == "mean")
-                    extra = to_numpy(extra[:, :, 0][..., core[0], core[1]])
-                    var[start:start + batch, oy, ox] = extra.var(0, ddof=1)
-                elif sampling:
-                    out = model.restore(x, noise[latent], steps, refine=output == "mean")
-                else:
-                    out = (model.estimate(x) if is_ldm else model(x))[None]
-            out = to_numpy(out[:, :, 0][..., core[0], core[1]])  # (K, B, core h, core w)
-            mean[start:start + batch, oy, ox] = out.mean(0)
+                out, extra = _tile_outputs(model, x, noise, own, latent, steps, output)
+            if extra is not None:
+                var[rows, oy, ox] = to_numpy(extra[:, :, 0][..., core[0], core[1]]).var(0, ddof=1)
+            mean[rows, oy, ox] = to_numpy(out[:, :, 0][..., core[0], core[1]]).mean(0)
             bar.update(len(x))
     bar.close()
     crop = np.s_[:, :h, left:left + w]
     return mean[crop], var[crop]
+
+
+def _will_sample_slices(model: torch.nn.Module, diffusion: bool, samples: int,
+                        output: str) -> bool:
+    """Whether `restore_slices` samples the LDM's diffusion; refuses an output it cannot
+    give."""
+    sampling = isinstance(model, LDM) and diffusion and samples > 0
+    if output not in OUTPUTS:
+        raise IsonbError(f"output {output!r}; Fix: choose one of {', '.join(OUTPUTS)}")
+    if output == "sample" and not sampling:
+        raise IsonbError("output 'sample': a sample needs the LDM's diffusion. Fix: use "
+                         "--method ldm without --diffusion off, or --output mean")
+    return sampling
+
+
+@dataclass(frozen=True)
+class NoiseSource:
+    """The latent noise of a window of slices: `shape` is the whole slices' (padded) size,
+    `shift` the window's first latent column, so a window reads the whole slices' noise."""
+
+    model: LDM
+    shape: tuple[int, int]
+    shift: int
+    seed: int
+    view: int
+    drift: int
+
+    def shared(self, samples: int) -> torch.Tensor:
+        """Noise (K, C, h/4, w/4) shared by every slice: the mean output's."""
+        return slice_noise(self.model, self.shape, samples, self.seed)[..., self.shift:]
+
+    def own(self, ids: np.ndarray, samples: int) -> torch.Tensor:
+        """Noise (K_u, B, C, h/4, w/4) of each slice's own, for the uncertainty map."""
+        return torch.stack([slice_noise(self.model, self.shape, samples,
+                                        slice_noise_seed(self.seed, self.view, int(i)))
+                            for i in ids], 1)[..., self.shift:]
+
+    def drifting(self, ids: np.ndarray) -> torch.Tensor:
+        """Noise (1, B, C, h/4, w/4) drifting from slice to slice: a sample output's."""
+        return drifting_noise(self.model, self.shape, self.seed, self.view, ids,
+                              self.drift)[..., self.shift:]
+
+
+def _tile_outputs(model: torch.nn.Module, x: torch.Tensor, noise: torch.Tensor | None,
+                  own: torch.Tensor | None, latent: tuple, steps: int, output: str
+                  ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """One batch of tiles x (B, 1, h, w) restored: the output's samples (K, B, 1, h, w) (the
+    regression estimate alone, or a reference network's output, where `noise` is None) and
+    the map's own-noise samples (K_u, B, 1, h, w), None without them. `latent` indexes the
+    tile's part of the noise."""
+    refine = output == "mean"
+    if own is not None:
+        out, extra = model.restore_groups(x, [noise[latent], own[latent]], steps, refine)
+        return out, extra
+    if noise is not None:
+        return model.restore(x, noise[latent], steps, refine=refine), None
+    return (model.estimate(x) if isinstance(model, LDM) else model(x))[None], None
 
 
 def restore_view(observed: np.ndarray, view: str, rows: slice, limits: tuple[float, float],
