@@ -66,10 +66,12 @@ def shipped_weights() -> Path:
 
 
 def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """A tensor as a float32 array on the CPU (from any device or precision)."""
     return t.detach().float().cpu().numpy()
 
 
 def sha256(path: Path) -> str:
+    """The file's SHA-256, read a MiB at a time: the model card names its weights by it."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

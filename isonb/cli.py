@@ -71,6 +71,7 @@ def _read(a: argparse.Namespace, path: str):
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
+    """`isonb simulate`: a simulated case (observed stack, ground truth, PSF) written as .tif."""
     from .benchmark import CASES, describe
     from .simulate import SimulationConfig, save_case, simulate
 
@@ -142,6 +143,7 @@ def _refuse_inapplicable(a: argparse.Namespace) -> None:
 
 
 def cmd_restore(a: argparse.Namespace) -> int:
+    """`isonb restore`: a stack, a folder of stacks or 2D axial images, restored."""
     from .io import read_image, write_stack
     from .restore import restore_axial_images
 
@@ -291,6 +293,7 @@ def _warn_outside_shipped_range(stack) -> None:
 
 
 def cmd_prepare(a: argparse.Namespace) -> int:
+    """`isonb prepare`: the training patches of a set of stacks, saved for `train`."""
     from . import patches, quick_mode
     from .train import TrainConfig
 
@@ -305,6 +308,7 @@ def cmd_prepare(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    """`isonb train`: the LDM (or a reference network) trained on stacks' own planes."""
     from . import patches, quick_mode
     from .baselines import train_reference
     from .train import TrainConfig, train
@@ -357,6 +361,7 @@ def _check_prepared(a: argparse.Namespace, folder: str) -> None:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
+    """`isonb evaluate`: restored stacks scored against a ground truth, or without one."""
     from . import metrics
     from .degrade import estimate_degradation
     from .io import find_stacks, read_stack
@@ -397,6 +402,7 @@ def _check_restored_of(shape: tuple[int, ...], observed, path: str) -> None:
 
 
 def cmd_demo(a: argparse.Namespace) -> int:
+    """`isonb demo`: the embedded default restored by every method and scored."""
     from . import metrics
     from .checkpoint import CARD, shipped_weights
     from .data import default_dataset
@@ -632,6 +638,7 @@ def _demo_parser(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per verb, each with its defaults and examples."""
     parser = argparse.ArgumentParser(prog="isonb", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
@@ -645,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a verb; bad input (`IsonbError`) ends in one line on stderr and exit status 2."""
     args = build_parser().parse_args(argv)
     try:
         if args.verb == "restore":

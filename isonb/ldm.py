@@ -41,6 +41,8 @@ class LDMConfig:
 
 
 class LDM(torch.nn.Module):
+    """Regression UNet, autoencoder and latent denoiser: the module docstring's steps 1-4."""
+
     def __init__(self, cfg: LDMConfig):
         super().__init__()
         if cfg.denoiser.in_ch != 3 * cfg.autoencoder.latent_ch or \

@@ -24,6 +24,8 @@ from .models.gan import GANConfig, ResnetGenerator, init_normal, lsgan, patch_di
 
 @dataclass
 class DegraderConfig:
+    """The CycleGAN that learns what the PSF model's synthetic axial patches lack."""
+
     # smaller than Self-Net's (64 filters, 6 blocks): G_A then runs on every training batch
     net: GANConfig = field(default_factory=lambda: GANConfig(ngf=16, blocks=3, ndf=32))
     cycle: float = 10.0  # weight of the cycle losses against the adversarial ones
@@ -49,6 +51,7 @@ class CycleGAN(nn.Module):
         return a + self.g_a(a)
 
     def undo(self, b: torch.Tensor) -> torch.Tensor:
+        """A real axial patch made to look like a synthetic one (the cycle's way back)."""
         return b + self.g_b(b)
 
     def loss(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -29,6 +29,8 @@ from .errors import IsonbError
 
 @dataclass
 class Stage:
+    """One training stage: what `fit` updates, checkpoints and resumes."""
+
     name: str
     modules: dict[str, torch.nn.Module]  # trained, checkpointed, put in eval mode at the end
     optimizers: dict[str, torch.optim.Optimizer]

@@ -19,6 +19,7 @@ DRIVE_ROOT = Path("/content/drive")
 
 
 def in_colab() -> bool:
+    """Whether this runs in Google Colab."""
     return "google.colab" in sys.modules
 
 

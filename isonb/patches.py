@@ -85,6 +85,8 @@ class PairSampler:
 
 @dataclass
 class TrainingData:
+    """Everything training draws from, prepared once from the stacks (`prepare`)."""
+
     pairs: PairSampler  # (synthetic axial, xy) pairs
     xy: np.ndarray  # (n, p, p) xy patches, normalised
     axial: np.ndarray  # (m, p, p) patches of the resliced xz/yz planes

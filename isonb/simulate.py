@@ -74,6 +74,7 @@ class SimulatedCase:
 
     @property
     def gt_voxel_size(self) -> VoxelSize:
+        """(dz, dy, dx) of the ground truth in µm: isotropic."""
         v = self.config.voxel_xy
         return (v, v, v)
 

@@ -120,9 +120,11 @@ class Run:
 
     @property
     def stages(self) -> tuple[str, ...]:
+        """The stages this run trains, in order."""
         return (("degrader",) if self.cfg.degradation == "learned" else ()) + STAGES
 
     def tensor(self, a: np.ndarray) -> torch.Tensor:
+        """An array as a float32 tensor on the run's device."""
         return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(self.dev)
 
     def rng(self, stage: str) -> np.random.Generator:
@@ -144,10 +146,12 @@ class Run:
 
 def adamw(module: torch.nn.Module, lr: float, betas: tuple[float, float] = (0.9, 0.999)
           ) -> torch.optim.AdamW:
+    """AdamW over the module's parameters, with the weight decay every stage uses."""
     return torch.optim.AdamW(module.parameters(), lr=lr, betas=betas, weight_decay=1e-4)
 
 
 def generator(cfg: TrainConfig, stage: str) -> torch.Generator:
+    """The stage's own torch generator, seeded by the run's seed and the stage."""
     return torch.Generator().manual_seed(cfg.seed * 1000 + SEED_INDEX[stage])
 
 

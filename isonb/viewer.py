@@ -143,6 +143,7 @@ def small_structure_point(vol: np.ndarray) -> tuple[int, int, int]:
 
 
 def widgets_available() -> bool:
+    """Whether interactive ipywidgets viewers can be shown (in a notebook kernel)."""
     try:
         import ipywidgets  # noqa: F401
         from IPython import get_ipython

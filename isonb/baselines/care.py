@@ -30,12 +30,15 @@ from ..psf import FWHM_PER_SIGMA
 
 @dataclass
 class CAREConfig:
+    """CARE's UNet, in CSBDeep's parameter names."""
+
     depth: int = 2  # CSBDeep unet_n_depth
     first: int = 32  # unet_n_first
     kernel: int = 5  # unet_kern_size for 2D
 
     @property
     def multiple(self) -> int:
+        """Image sides must be multiples of this (one halving per level)."""
         return 2**self.depth
 
 
@@ -77,6 +80,8 @@ class CAREUNet(nn.Module):
 
 @dataclass
 class CARETrainConfig:
+    """CARE-iso's training: pairs of xy patches and their axially degraded copies."""
+
     seed: int = 0
     patch: int = 64
     n_patches: int = 3000
@@ -129,4 +134,5 @@ def train_care(stacks: list[Stack], out: str | Path, cfg: CARETrainConfig | None
 
 
 def load_care(folder: str | Path, dev: str | torch.device = "cpu") -> tuple[CAREUNet, dict]:
+    """A trained CARE-iso network and its model card, from `folder`."""
     return load_model(folder, "care", lambda c: CAREUNet(from_dict(CAREConfig, c)), dev)

@@ -34,6 +34,7 @@ from ..patches import TrainingData, prepare
 
 
 def charbonnier(x: torch.Tensor, y: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """The Charbonnier loss, a smooth L1: with SSIM, Self-Net's cycle and deblurring loss."""
     return torch.mean(torch.sqrt((x - y) ** 2 + eps))
 
 
@@ -82,6 +83,8 @@ class ImagePool:
 
 @dataclass
 class SelfNetTrainConfig:
+    """Self-Net's training (its CycleGAN and deblurring network together): patches, steps, rate."""
+
     seed: int = 0
     patch: int = 64
     n_patches: int = 3000
@@ -187,5 +190,6 @@ def _selfnet_batches(data: TrainingData, batch: int, dev: torch.device):
 
 def load_selfnet(folder: str | Path, dev: str | torch.device = "cpu"
                  ) -> tuple[ResnetGenerator, dict]:
+    """A trained Self-Net deblurring network and its model card, from `folder`."""
     return load_model(folder, "selfnet",
                       lambda c: ResnetGenerator(from_dict(SelfNetConfig, c)), dev)

@@ -17,11 +17,15 @@ from .layers import Down, ResBlock, Up, norm
 
 @dataclass
 class AutoencoderConfig:
+    """Widths of the autoencoder."""
+
     ch: int = 16  # channels at full resolution (2*ch at the latent resolution)
     latent_ch: int = 16  # latent channels at 1/4 resolution: as many values as pixels
 
 
 class Autoencoder(nn.Module):
+    """Convolutional encoder and decoder, 4x down and up: the diffusion's latent space."""
+
     factor = 4  # spatial downsampling
 
     def __init__(self, cfg: AutoencoderConfig):

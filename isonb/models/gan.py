@@ -14,6 +14,8 @@ from torch import nn
 
 @dataclass
 class GANConfig:
+    """Widths and depths of a ResNet generator and its PatchGAN discriminator."""
+
     ngf: int = 64  # generator filters
     blocks: int = 6  # ResNet blocks of the generator
     ndf: int = 64  # discriminator filters
@@ -42,6 +44,8 @@ class ResnetGenerator(nn.Module):
 
 
 class ResBlock(nn.Module):
+    """Two reflection-padded 3x3 convolutions and a skip connection."""
+
     def __init__(self, c: int):
         super().__init__()
         self.body = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(c, c, 3), nn.LeakyReLU(0.2),

@@ -12,6 +12,8 @@ from .layers import Down, ResBlock, Up, norm, timestep_embedding
 
 @dataclass
 class UNetConfig:
+    """Channels and levels of a UNet; `time` makes it a diffusion denoiser."""
+
     in_ch: int = 1  # input channels (the denoiser: noisy latent + conditioning latents)
     out_ch: int = 1  # output channels
     ch: int = 32  # channels at full resolution
