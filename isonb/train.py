@@ -6,7 +6,8 @@ Four stages (five with a learned degradation), each checkpointed and resumable
   1. autoencoder  on xy and axial patches of the stacks          L1 + 0.2 (1 - SSIM)
   2. regressor    on recorrupted (synthetic axial, xy) pairs     L1
   2b. retarget    the regressor again, on pairs whose targets are the xy planes of its own
-                  restoration of each stack's central window     L1
+                  restoration of each stack's central window, in rounds: each restores
+                  the window again with the regressor the last one trained   L1
   3. diffusion    on (synthetic axial, xy) pairs: residual latents   v-prediction MSE, EMA
   4. refine weight: least-squares weight of the diffusion's correction, on held-out pairs
 Synthetic axial patches come from real xy patches degraded with the degradation estimated
@@ -17,7 +18,8 @@ Recorrupted pairs (R2R) have independent noise in input and target, so the regre
 learns noise-free images although no clean image is ever seen. An observed xy plane is
 itself blurred by the axial PSF where structure is oblique to it (an inclined membrane is
 wide in it); the restored volume's xy planes are not, or less, so stage 2b learns sharper
-targets than the stack shows, from no ground truth (measured in docs/RESULTS.md).
+targets than the stack shows, from no ground truth, and a second round's restoration is
+sharper again (measured in docs/RESULTS.md).
 Every 10th xy patch is held out of all training, for the autoencoder's PSNR and step 4.
 With `init` (the quick presets: the shipped generalist) every stage starts from trained
 weights, so a per-stack budget is spent adapting to the stack rather than learning to see.
@@ -50,8 +52,8 @@ from .psf import FWHM_PER_SIGMA
 from .restore import restore_network
 from .volume import augment
 
-STAGES = ("autoencoder", "regressor", "retarget", "diffusion")
-# each stage's share of a --minutes budget, normalised over the stages that run
+# each stage's share of a --minutes budget, normalised over the stages that run (the
+# retargeting's is split between its rounds)
 SHARE = {"degrader": 0.2, "autoencoder": 0.15, "regressor": 0.4, "retarget": 0.2,
          "diffusion": 0.25}
 SEED_INDEX = {"autoencoder": 0, "regressor": 1, "diffusion": 2, "calibration": 3, "degrader": 4,
@@ -71,6 +73,7 @@ class TrainConfig:
     autoencoder_steps: int = 2000
     regressor_steps: int = 2000
     retarget_steps: int = 1000  # the regressor's steps on its own restoration's planes (0: off)
+    retarget_rounds: int = 2  # rounds sharing those steps; each restores the windows anew
     retarget_voxels: int = patches.WINDOW_VOXELS  # isotropic voxels restored per stack for it
     diffusion_steps: int = 3000
     degrader_steps: int = 1500  # with degradation="learned"
@@ -121,7 +124,15 @@ class Run:
     @property
     def stages(self) -> tuple[str, ...]:
         """The stages this run trains, in order."""
-        return (("degrader",) if self.cfg.degradation == "learned" else ()) + STAGES
+        return ((("degrader",) if self.cfg.degradation == "learned" else ())
+                + ("autoencoder", "regressor") + retarget_stages(self.cfg.retarget_rounds)
+                + ("diffusion",))
+
+    def share(self, stage: str) -> float:
+        """The stage's share of a time budget (`SHARE`)."""
+        if stage.startswith("retarget"):
+            return SHARE["retarget"] / self.cfg.retarget_rounds
+        return SHARE[stage]
 
     def tensor(self, a: np.ndarray) -> torch.Tensor:
         """An array as a float32 tensor on the run's device."""
@@ -129,14 +140,14 @@ class Run:
 
     def rng(self, stage: str) -> np.random.Generator:
         """The stage's own generator, which the samplers draw from during it."""
-        rng = np.random.default_rng([self.cfg.seed, SEED_INDEX[stage]])
+        rng = np.random.default_rng([self.cfg.seed, seed_index(stage)])
         self.pairs.rng = self.held.rng = rng
         return rng
 
     def fit(self, stage: Stage) -> list[float]:
         """`loop.fit` with the stage's share of the budget still left as its deadline."""
         left = self.budget - (time.monotonic() - self.started)
-        share = SHARE[stage.name] / sum(SHARE[s] for s in self.stages[
+        share = self.share(stage.name) / sum(self.share(s) for s in self.stages[
             self.stages.index(stage.name):])
         self.losses[stage.name] = fit(stage, self.ckpt / f"{stage.name}.pt",
                                       time.monotonic() + share * left,
@@ -152,7 +163,19 @@ def adamw(module: torch.nn.Module, lr: float, betas: tuple[float, float] = (0.9,
 
 def generator(cfg: TrainConfig, stage: str) -> torch.Generator:
     """The stage's own torch generator, seeded by the run's seed and the stage."""
-    return torch.Generator().manual_seed(cfg.seed * 1000 + SEED_INDEX[stage])
+    return torch.Generator().manual_seed(cfg.seed * 1000 + seed_index(stage))
+
+
+def retarget_stages(rounds: int) -> tuple[str, ...]:
+    """The retargeting rounds' stage names: "retarget", then "retarget-2" and on."""
+    return tuple("retarget" if r == 1 else f"retarget-{r}" for r in range(1, rounds + 1))
+
+
+def seed_index(stage: str) -> int:
+    """The stage's place among the seeds: `SEED_INDEX`'s, 100 + r for retargeting's round
+    r >= 2 (so round 1 draws as a single round did)."""
+    rounds = stage.removeprefix("retarget-")
+    return 100 + int(rounds) if rounds != stage else SEED_INDEX[stage]
 
 
 def train(stacks: list[Stack] | TrainingData, out: str | Path, cfg: TrainConfig | None = None,
@@ -306,33 +329,51 @@ def _fit_regressor(run: Run, stage: str, steps: int, recorrupt: float,
 
 def _retarget(run: Run) -> dict | None:
     """2b. the regressor, on pairs whose xy targets are cut from its own restoration (the
-    regression estimate, no refocusing) of each stack's central window; the later stages
-    train and calibrate on them too. Returns what the card records of it."""
+    regression estimate, no refocusing) of each stack's central window, in
+    `cfg.retarget_rounds` rounds that share its steps, each restoring the windows with the
+    regressor as the last round left it; the later stages train and calibrate on the last
+    round's pairs. Returns what the card records of it."""
     cfg, data = run.cfg, run.data
     if cfg.retarget_steps <= 0:
         return None
+    if cfg.retarget_rounds < 1:
+        raise IsonbError(f"retarget_rounds={cfg.retarget_rounds}; Fix: 1 or more (or "
+                         "retarget_steps=0 for none)")
     if len(data.windows) != len(data.degradations):
         print("  retarget: skipped, the prepared set keeps no stack windows (prepared by an "
               "older isonb); prepare it again to train with it")
         return None
-    t = time.monotonic()
     ratios = [s["voxel_size_um"][0] / s["voxel_size_um"][2] for s in data.meta["stacks"]]
+    seconds = []
+    for r, stage in enumerate(retarget_stages(cfg.retarget_rounds)):
+        t = time.monotonic()
+        restored = _restored_windows(run, ratios)
+        seconds.append(time.monotonic() - t)
+        print(f"  {stage}: {len(restored)} window(s) restored in {seconds[-1]:.0f} s "
+              f"({', '.join('x'.join(map(str, v.shape)) for v in restored)}); their xy "
+              "planes are the regressor's targets from here on")
+        rng = run.rng(stage)
+        run.held, run.pairs = patches.retargeted(data.pairs, restored, ratios, rng).split(
+            HOLD_OUT)
+        steps = cfg.retarget_steps // cfg.retarget_rounds + (
+            r < cfg.retarget_steps % cfg.retarget_rounds)
+        _fit_regressor(run, stage, steps, 0.0, rng)  # targets denoised already
+    return {"windows": [list(v.shape) for v in restored], "rounds": len(seconds),
+            "restore_seconds": sum(seconds)}
+
+
+def _restored_windows(run: Run, ratios: list[float]) -> list[np.ndarray]:
+    """Each stack's central window restored by the regression estimate (no diffusion, no
+    refocusing) onto the isotropic grid."""
     restored = []
-    for window, stack, ratio in zip(data.windows, data.meta["stacks"], ratios):
-        window = window[patches.central_window(window.shape, ratio, cfg.patch,
-                                               cfg.retarget_voxels)]
+    for window, stack, ratio in zip(run.data.windows, run.data.meta["stacks"], ratios):
+        window = window[patches.central_window(window.shape, ratio, run.cfg.patch,
+                                               run.cfg.retarget_voxels)]
         vol, _ = restore_network(window, tuple(stack["voxel_size_um"]), run.model,
                                  diffusion="off", refocus=False, uncertainty=False,
                                  progress=False)
         restored.append(vol)
-    seconds = time.monotonic() - t
-    print(f"  retarget: {len(restored)} window(s) restored in {seconds:.0f} s "
-          f"({', '.join('x'.join(map(str, v.shape)) for v in restored)}); their xy planes "
-          "are the regressor's targets from here on")
-    rng = run.rng("retarget")
-    run.held, run.pairs = patches.retargeted(data.pairs, restored, ratios, rng).split(HOLD_OUT)
-    _fit_regressor(run, "retarget", cfg.retarget_steps, 0.0, rng)  # targets denoised already
-    return {"windows": [list(v.shape) for v in restored], "restore_seconds": seconds}
+    return restored
 
 
 def _diffusion(run: Run) -> None:

@@ -7,6 +7,7 @@ import torch
 import isonb
 from isonb import ldm as L
 from isonb import metrics
+from isonb import train as T
 from isonb.baselines import interpolate
 from isonb.checkpoint import (
     CARD_SCHEMA,
@@ -26,15 +27,16 @@ from isonb.train import TrainConfig, calibrate_refine_weight, train
 from isonb.volume import normalize, percentile_range
 
 
-@pytest.mark.parametrize("at_step, stage", [(35, "regressor"), (55, "retarget")])
+@pytest.mark.parametrize("at_step, stage", [(35, "regressor"), (75, "retarget-2")])
 def test_resume_after_an_interruption_gives_the_same_weights(tmp_path, stack, monkeypatch,
                                                              tiny_config, training, at_step,
                                                              stage):
     obs, _ = stack
-    cfg = tiny_config(20)
+    cfg = tiny_config(20, retarget_steps=40)
     train([obs], tmp_path / "straight", cfg, progress=False)
-    # 20 steps a stage: step 35 is the regressor's 15th, 55 the retargeting's, each after
-    # the stage's checkpoint at its 10th
+    # 20 steps a stage (the retargeting's two rounds): step 35 is the regressor's 15th, 75
+    # the second retargeting round's, whose windows are restored by the first round's
+    # regressor; each after the stage's checkpoint at its 10th
     training.interrupt_then_resume([obs], tmp_path / "resumed", cfg, monkeypatch, at_step, stage)
     training.assert_same_weights(tmp_path / "straight", tmp_path / "resumed")
     assert (tmp_path / "resumed" / "loss_curves.png").stat().st_size > 1000
@@ -70,10 +72,11 @@ def test_training_improves_a_simulated_stack_over_cubic(tmp_path, stack, monkeyp
     train([obs], tmp_path / "w", tiny_config(150, lr=1e-3), progress=False)
     model, card = L.load(tmp_path / "w")
     losses = card["metrics"]["final_losses"]
-    assert set(losses) == {"autoencoder", "regressor", "retarget", "diffusion"}
-    assert card["steps_done"] == {"autoencoder": 150, "regressor": 150, "retarget": 150,
-                                  "diffusion": 150}
+    assert set(losses) == {"autoencoder", "regressor", "retarget", "retarget-2", "diffusion"}
+    assert card["steps_done"] == {"autoencoder": 150, "regressor": 150, "retarget": 75,
+                                  "retarget-2": 75, "diffusion": 150}
     assert card["retarget"]["windows"] == [list(case.gt.shape)]  # the whole small stack
+    assert card["retarget"]["rounds"] == 2
     assert card["schema"] == CARD_SCHEMA and card["isonb"] == isonb.__version__
     assert from_dict(TrainConfig, card["train_config"]) == tiny_config(150, lr=1e-3)
     assert float(model.refine_weight) == pytest.approx(card["metrics"]["refine_weight"])
@@ -245,3 +248,30 @@ def test_retargeting_targets_are_closer_to_the_truth_than_even_noise_free_observ
 
     targets = mse(vol[::2])
     assert targets < 0.75 * mse(case.clean) and targets < 0.25 * mse(case.observed)
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_each_retargeting_round_restores_the_windows_with_the_regressor_the_last_one_left(
+        tmp_path, stack, monkeypatch, tiny_config, rounds):
+    obs, _ = stack
+    seen = []
+    real = T.restore_network
+
+    def spy(window, voxel_size, model, **kw):
+        seen.append({k: v.clone() for k, v in model.regressor.state_dict().items()})
+        return real(window, voxel_size, model, **kw)
+
+    monkeypatch.setattr(T, "restore_network", spy)
+    out = tmp_path / "w"
+    train([obs], out, tiny_config(10, retarget_steps=21, retarget_rounds=rounds), progress=False)
+    names = T.retarget_stages(rounds)
+    card = L.load(out)[1]
+    assert len(seen) == rounds == card["retarget"]["rounds"]
+    assert [card["steps_done"][n] for n in names] == ([21] if rounds == 1 else [11, 10])
+    before = ["regressor", *names[:-1]]  # what trained the regressor before each round
+    for weights, stage in zip(seen, before):
+        saved = torch.load(out / "checkpoints" / f"{stage}.pt", weights_only=True)
+        for k, v in saved["modules"]["model"].items():
+            assert torch.equal(weights[k], v), (stage, k)
+    if rounds == 2:
+        assert any(not torch.equal(seen[0][k], seen[1][k]) for k in seen[0])
