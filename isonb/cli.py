@@ -131,6 +131,11 @@ _RESTORE_SCOPES = (
 )
 
 
+def _scope_title(methods: tuple[str, ...]) -> str:
+    """The `restore --help` heading of the options that only `methods` use."""
+    return f"{methods[0]} only" if len(methods) == 1 else f"networks ({', '.join(methods)})"
+
+
 def _refuse_inapplicable(a: argparse.Namespace) -> None:
     """An option given a value that the chosen method does not use is an error, not ignored."""
     defaults = build_parser().parse_args(["restore", a.input, a.output])
@@ -451,7 +456,8 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS):
+        hidden = action.default is None or action.default is False  # 0 is shown
+        if action.option_strings and not hidden and action.default != argparse.SUPPRESS:
             text += " (default: %(default)s)"
         return text
 
@@ -519,27 +525,29 @@ def _train_parser(sub) -> None:
     p.add_argument("--out", required=True, help="folder for weights, card and checkpoints")
     p.add_argument("--method", default="ldm", choices=NETWORKS,
                    help="ldm (isonb), or the reference methods care (CARE-iso), selfnet")
-    p.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
-                   help="CARE only: use this PSF (µm) instead of the estimated degradation")
     _add_stack_options(p)
     p.add_argument("--minutes", type=float, help="time budget, shared between the stages "
                                                  "(default: none, every step runs)")
     p.add_argument("--quick", action="store_true", help="few steps (also: ISONB_QUICK=1)")
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--patch", type=int, help="training patch side in px (default 64)")
-    p.add_argument("--degradation", choices=DEGRADATIONS,
-                   help="LDM: how training inputs are made from xy patches: psf (default, the "
-                        "estimated PSF, sampling and noise) or learned (that, then a CycleGAN "
-                        "generator trained to make it look like the real xz/yz planes)")
-    p.add_argument("--init", metavar="WEIGHTS",
-                   help="LDM: fine-tune these weights (a folder written by train; default "
-                        "with --quick: the shipped generalist)")
-    p.add_argument("--from-scratch", action="store_true",
-                   help="LDM: start from random weights (the default without --quick)")
-    p.add_argument("--no-retarget", action="store_true",
-                   help="LDM: learn from the observed xy planes throughout, without the last "
-                        "regressor steps on the planes of its own restoration")
     p.add_argument("--overwrite", action="store_true", help="replace weights in --out")
+    ldm = p.add_argument_group("ldm only")
+    ldm.add_argument("--degradation", choices=DEGRADATIONS,
+                     help="how training inputs are made from xy patches: psf (default, the "
+                          "estimated PSF, sampling and noise) or learned (that, then a CycleGAN "
+                          "generator trained to make it look like the real xz/yz planes)")
+    ldm.add_argument("--init", metavar="WEIGHTS",
+                     help="fine-tune these weights (a folder written by train; default with "
+                          "--quick: the shipped generalist)")
+    ldm.add_argument("--from-scratch", action="store_true",
+                     help="start from random weights (the default without --quick)")
+    ldm.add_argument("--no-retarget", action="store_true",
+                     help="learn from the observed xy planes throughout, without the last "
+                          "regressor steps on the planes of its own restoration")
+    care = p.add_argument_group("care only")
+    care.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
+                      help="use this Gaussian PSF (µm) instead of the estimated degradation")
 
 
 def _restore_parser(sub) -> argparse.ArgumentParser:
@@ -559,57 +567,68 @@ def _restore_parser(sub) -> argparse.ArgumentParser:
                    help="ldm (isonb, with the shipped weights unless --weights), cubic or "
                         "linear interpolation, rl (Richardson-Lucy), care, selfnet")
     _add_stack_options(p)
-    p.add_argument("--weights", help="trained model folder (ldm: the shipped model if none)")
-    p.add_argument("--device", default="auto", choices=DEVICES,
+    p.add_argument("--scratch", help="folder for temporary files of large stacks (default: "
+                                      "the system's temporary folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    _add_network_options(p.add_argument_group(_scope_title(NETWORKS)))
+    _add_ldm_options(p.add_argument_group(_scope_title(("ldm",))))
+    rl = p.add_argument_group(_scope_title(("rl",)))
+    rl.add_argument("--psf", help="PSF .tif sampled at dx in z, y and x")
+    rl.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
+                    help="Gaussian PSF FWHMs in µm")
+    rl.add_argument("--iterations", type=int, default=20, help="Richardson-Lucy iterations")
+    return p
+
+
+def _add_network_options(g: argparse._ArgumentGroup) -> None:
+    """restore's options for every network: weights, hardware, tiles."""
+    g.add_argument("--weights", help="trained model folder (ldm: the shipped model if none)")
+    g.add_argument("--device", default="auto", choices=DEVICES,
                    help="where networks run (auto: a CUDA or Apple GPU when present)")
-    p.add_argument("--precision", default="auto", choices=PRECISIONS,
+    g.add_argument("--precision", default="auto", choices=PRECISIONS,
                    help="networks' arithmetic (auto: fp16 mixed precision on a CUDA GPU, "
                         "fp32 elsewhere)")
-    p.add_argument("--tile", type=int, default=1024,
+    g.add_argument("--tile", type=int, default=1024,
                    help="networks restore slices in tiles of this many px, each read with "
                         "enough context (their receptive field) that tiles give the whole "
                         "slice's result; lower it if memory runs out")
-    p.add_argument("--batch", type=int,
+    g.add_argument("--batch", type=int,
                    help="slices per forward pass (default: as many as the device's memory "
                         "allows, at most 8 on a CPU)")
-    p.add_argument("--scratch", help="folder for temporary files of large stacks (default: "
-                                      "the system's temporary folder)")
-    p.add_argument("--samples", type=int, default=2, help="LDM samples averaged (K)")
-    p.add_argument("--steps", type=int, default=4, help="DDIM steps")
-    p.add_argument("--seed", type=int, default=0, help="seed of the LDM's latent noise")
-    p.add_argument("--diffusion", default="auto", choices=DIFFUSION,
-                   help="LDM: sample the latent diffusion (on), use the regression estimate "
+    g.add_argument("--axial-slices", action="store_true",
+                   help="the input is a 2D axial image (z, x) or a stack of them, on the "
+                        "isotropic grid already")
+
+
+def _add_ldm_options(g: argparse._ArgumentGroup) -> None:
+    """restore's options for the LDM: sampling, output, uncertainty, fusion, refocusing."""
+    g.add_argument("--samples", type=int, default=2, help="diffusion samples averaged (K)")
+    g.add_argument("--steps", type=int, default=4, help="DDIM steps")
+    g.add_argument("--seed", type=int, default=0, help="seed of the latent noise")
+    g.add_argument("--diffusion", default="auto", choices=DIFFUSION,
+                   help="sample the latent diffusion (on), use the regression estimate "
                         "alone (off), or skip sampling when its correction, measured on a "
                         "few slices, is below 0.1%% of the range and no --uncertainty is "
                         "asked for (auto)")
-    p.add_argument("--uncertainty", help="LDM: also write its per-voxel spread here (one "
-                                         "standard deviation, calibrated on the stack's own "
-                                         "synthetic pairs; it costs about 2x the restoration)")
-    p.add_argument("--uncertainty-samples", type=int, default=UNCERTAINTY_SAMPLES,
-                   help="LDM: samples per slice, with noise of their own, for --uncertainty")
-    p.add_argument("--output", dest="output_kind", default="mean", choices=OUTPUTS,
-                   help="LDM: what the restored stack holds: the mean of the diffusion's "
+    g.add_argument("--output", dest="output_kind", default="mean", choices=OUTPUTS,
+                   help="what the restored stack holds: the mean of the diffusion's "
                         "samples (the MMSE estimate, what SSIM and PSNR reward), or one "
                         "posterior sample (the texture of the xy planes, for looking at; "
                         "--seed picks which; it always samples the diffusion)")
-    p.add_argument("--fusion", default="auto", choices=FUSIONS,
+    g.add_argument("--uncertainty", help="also write the per-voxel spread here (one "
+                                         "standard deviation, calibrated on the stack's own "
+                                         "synthetic pairs; it costs about 2x the restoration)")
+    g.add_argument("--uncertainty-samples", type=int, default=UNCERTAINTY_SAMPLES,
+                   help="samples per slice, with noise of their own, for --uncertainty")
+    g.add_argument("--fusion", default="auto", choices=FUSIONS,
                    help="how the xz and yz restorations are combined: their mean (average), "
                         "or each lateral frequency mostly from the view whose slices run "
                         "along it (orientation); auto: orientation for the LDM's mean, average "
                         "for a sample and for CARE and Self-Net, as their papers "
                         "(docs/RESULTS.md measures both)")
-    p.add_argument("--no-refocus", action="store_true",
-                   help="LDM: skip the last step that gives each lateral frequency band its "
+    g.add_argument("--no-refocus", action="store_true",
+                   help="skip the last step that gives each lateral frequency band its "
                         "in-focus weight (matters for widefield stacks; 2D slices never get it)")
-    p.add_argument("--axial-slices", action="store_true",
-                   help="networks: the input is a 2D axial image (z, x) or a stack of them, "
-                        "on the isotropic grid already")
-    p.add_argument("--psf", help="rl: PSF .tif sampled at dx in z, y and x")
-    p.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
-                   help="rl: Gaussian PSF FWHMs in µm")
-    p.add_argument("--iterations", type=int, default=20, help="rl: Richardson-Lucy iterations")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    return p
 
 
 def _evaluate_parser(sub) -> None:

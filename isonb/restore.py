@@ -18,6 +18,7 @@ import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -439,20 +440,8 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
               diffusion=sampling, progress=False, precision=precision, output=output,
               drift=drift,
               spread_samples=uncertainty_samples if keep_spread else 0)
-    folder = None
-    if (4 if keep_spread else 2) * n_out * ny * nx * 4 > IN_MEMORY_BYTES:
-        folder = Path(tempfile.mkdtemp(prefix="isonb-", dir=scratch))
-
-    def store(name: str, shape: tuple[int, ...]) -> np.ndarray | ScratchArray:
-        return np.empty(shape, np.float32) if folder is None else ScratchArray(folder / name,
-                                                                                 shape)
-
-    shapes = {"xz": (ny, n_out, nx), "yz": (nx, n_out, ny)}
-    means = {view: store(f"{view}_mean", shape) for view, shape in shapes.items()}
-    variances = {view: store(f"{view}_var", shape) for view, shape in shapes.items()} \
-        if keep_spread else {}
     step = batch_size(model, (min(tile, n_out), min(tile, max(nx, ny))), batch)
-    try:
+    with _view_buffers((n_out, ny, nx), keep_spread, scratch) as (means, variances):
         with tqdm(total=ny + nx, desc="restoring xz and yz slices", disable=not progress) as bar:
             for view, a, mean, var in _restored_views(observed, voxel_size, model, (lo, hi),
                                                       step, kw):
@@ -470,6 +459,31 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
             fused, var = _fused_planes(means, variances, z0, z1, fusion, deg, output, scale)
             spread = None if var is None else ((hi - lo) * np.sqrt(var)).astype(np.float32)
             yield z0, denormalize(fused, lo, hi), spread
+
+
+Buffer = np.ndarray | ScratchArray  # restored slices of one view, in memory or in a file
+
+
+@contextmanager
+def _view_buffers(shape: tuple[int, int, int], variances: bool, scratch: str | Path | None
+                  ) -> Iterator[tuple[dict[str, Buffer], dict[str, Buffer]]]:
+    """The xz and yz views' restored slices (means, and variances if asked) for an isotropic
+    (z, y, x) `shape`: in memory, or in files under `scratch` above IN_MEMORY_BYTES, removed
+    on leaving."""
+    n_out, ny, nx = shape
+    folder = None
+    if (4 if variances else 2) * n_out * ny * nx * 4 > IN_MEMORY_BYTES:
+        folder = Path(tempfile.mkdtemp(prefix="isonb-", dir=scratch))
+
+    def store(name: str, shape: tuple[int, ...]) -> Buffer:
+        return np.empty(shape, np.float32) if folder is None else ScratchArray(folder / name,
+                                                                                 shape)
+
+    shapes = {"xz": (ny, n_out, nx), "yz": (nx, n_out, ny)}
+    try:
+        yield ({view: store(f"{view}_mean", sh) for view, sh in shapes.items()},
+               {view: store(f"{view}_var", sh) for view, sh in shapes.items()} if variances
+               else {})
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -1,19 +1,36 @@
 import json
+import re
 
 import numpy as np
 import pytest
 import tifffile
 
-from isonb.cli import main
+from isonb.cli import _RESTORE_SCOPES, _scope_title, main
 from isonb.io import read_stack, write_stack
 
 
-@pytest.mark.parametrize("verb", ["simulate", "restore", "evaluate", "demo"])
+@pytest.mark.parametrize("verb", ["simulate", "prepare", "train", "restore", "evaluate", "demo"])
 def test_every_verb_has_help(verb, capsys):
     with pytest.raises(SystemExit) as e:
         main([verb, "--help"])
     assert e.value.code == 0
     assert "usage: isonb " + verb in capsys.readouterr().out
+
+
+def test_restore_help_lists_each_option_under_the_methods_that_use_it(capsys):
+    with pytest.raises(SystemExit):
+        main(["restore", "--help"])
+    text = capsys.readouterr().out
+    titles = [_scope_title(methods) + ":" for _, methods in _RESTORE_SCOPES]
+    starts = [text.index("\n" + t + "\n") for t in titles]  # each heading once, in order
+    assert starts == sorted(starts)
+    ends = starts[1:] + [text.index("\nexamples:")]
+    for (options, _), a, b in zip(_RESTORE_SCOPES, starts, ends):
+        for name in options:
+            flag = "--output" if name == "output_kind" else "--" + name.replace("_", "-")
+            listed = re.compile(r"^  " + flag + r"\b(?!-)", re.M)  # an option's own line
+            assert len(listed.findall(text[a:b])) == 1, (flag, text[a:b])
+            assert not listed.search(text[:a]) and not listed.search(text[b:]), flag
 
 
 def test_simulate_restore_evaluate(tmp_path, capsys):
