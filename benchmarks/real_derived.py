@@ -139,9 +139,13 @@ def main() -> None:
         for method in ORDER:  # the picture keeps the rows not recomputed, from the cache
             if SHORT[method] not in pictures and (folder / f"restored_{method}.tif").exists():
                 pictures[SHORT[method]] = read_stack(folder / f"restored_{method}.tif").data
-        pictures = {k: pictures[k] for k in ["ground truth", *(SHORT[m] for m in ORDER)]
-                    if k in pictures}
-        save_comparison(pictures, HERE.parent / "docs" / "real" / f"derived-{name}.png")
+        picture = HERE.parent / "docs" / "real" / f"derived-{name}.png"
+        missing = [m for m in ORDER if SHORT[m] not in pictures]
+        if missing:  # a picture without some methods would replace a whole one
+            print(f"{picture.name}: kept, no restoration by {', '.join(missing)} in {folder}")
+        else:
+            save_comparison({k: pictures[k] for k in ["ground truth", *(SHORT[m] for m in ORDER)]},
+                            picture)
     done = {(r["case"], r["method"]) for r in rows}
     rows += [r for r in earlier if (r["case"], r["method"]) not in done]
     rows.sort(key=lambda r: (list(CASES).index(r["case"]), ORDER.index(r["method"])))
