@@ -144,13 +144,17 @@ class Run:
         self.pairs.rng = self.held.rng = rng
         return rng
 
+    def seconds_for(self, stage: str) -> float:
+        """The stage's share of the budget still left, among the stages from it on (inf
+        without a budget)."""
+        left = self.budget - (time.monotonic() - self.started)
+        return left * self.share(stage) / sum(self.share(s) for s in self.stages[
+            self.stages.index(stage):])
+
     def fit(self, stage: Stage) -> list[float]:
         """`loop.fit` with the stage's share of the budget still left as its deadline."""
-        left = self.budget - (time.monotonic() - self.started)
-        share = self.share(stage.name) / sum(self.share(s) for s in self.stages[
-            self.stages.index(stage.name):])
         self.losses[stage.name] = fit(stage, self.ckpt / f"{stage.name}.pt",
-                                      time.monotonic() + share * left,
+                                      time.monotonic() + self.seconds_for(stage.name),
                                       self.cfg.checkpoint_every, self.progress)
         return self.losses[stage.name]
 
@@ -332,7 +336,8 @@ def _retarget(run: Run) -> dict | None:
     regression estimate, no refocusing) of each stack's central window, in
     `cfg.retarget_rounds` rounds that share its steps, each restoring the windows with the
     regressor as the last round left it; the later stages train and calibrate on the last
-    round's pairs. Returns what the card records of it."""
+    round's pairs. A round whose share of a time budget is below the last restoration's
+    time is skipped, with the rounds after it. Returns what the card records of it."""
     cfg, data = run.cfg, run.data
     if cfg.retarget_steps <= 0:
         return None
@@ -346,6 +351,10 @@ def _retarget(run: Run) -> dict | None:
     ratios = [s["voxel_size_um"][0] / s["voxel_size_um"][2] for s in data.meta["stacks"]]
     seconds = []
     for r, stage in enumerate(retarget_stages(cfg.retarget_rounds)):
+        if seconds and run.seconds_for(stage) < seconds[-1]:  # a --minutes budget nearly spent
+            print(f"  {stage}: skipped, its share of the time left ({run.seconds_for(stage):.0f}"
+                  f" s) is below a window's restoration ({seconds[-1]:.0f} s)")
+            break
         t = time.monotonic()
         restored = _restored_windows(run, ratios)
         seconds.append(time.monotonic() - t)

@@ -275,3 +275,29 @@ def test_each_retargeting_round_restores_the_windows_with_the_regressor_the_last
             assert torch.equal(weights[k], v), (stage, k)
     if rounds == 2:
         assert any(not torch.equal(seen[0][k], seen[1][k]) for k in seen[0])
+
+
+def test_a_retargeting_round_that_its_time_budget_cannot_pay_for_is_skipped(
+        tmp_path, stack, monkeypatch, tiny_config, capsys):
+    # A clock that moves only while windows are restored, by 1000 s each: with a 25-min
+    # budget, the second round's share of the 500 s left is below one restoration, so it is
+    # skipped, and the diffusion still trains every step.
+    obs, _ = stack
+    start = T.time.monotonic()  # the run's start is read from the real clock
+    clock = [start]
+    real = T.restore_network
+
+    def slow(*a, **kw):
+        clock[0] += 1000.0
+        return real(*a, **kw)
+
+    monkeypatch.setattr(T, "restore_network", slow)
+    monkeypatch.setattr(T.time, "monotonic", lambda: clock[0])
+    out = tmp_path / "w"
+    cfg = tiny_config(10, retarget_steps=20, retarget_rounds=2, minutes=25)
+    train([obs], out, cfg, progress=False)
+    card = L.load(out)[1]
+    assert card["retarget"]["rounds"] == 1 and clock[0] == start + 1000.0
+    assert card["steps_done"]["retarget"] == 10 and "retarget-2" not in card["steps_done"]
+    assert card["steps_done"]["diffusion"] == cfg.diffusion_steps
+    assert "retarget-2: skipped" in capsys.readouterr().out
