@@ -532,7 +532,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="random seed (default 0)")
     p.add_argument("--patch", type=int, help="training patch side in px (default 64)")
     p.add_argument("--overwrite", action="store_true", help="replace weights in --out")
-    ldm = p.add_argument_group("ldm only")
+    ldm = p.add_argument_group(_scope_title(("ldm",)))
     ldm.add_argument("--degradation", choices=DEGRADATIONS,
                      help="how training inputs are made from xy patches: psf (default, the "
                           "estimated PSF, sampling and noise) or learned (that, then a CycleGAN "
@@ -545,7 +545,7 @@ def _train_parser(sub) -> None:
     ldm.add_argument("--no-retarget", action="store_true",
                      help="learn from the observed xy planes throughout, without the last "
                           "regressor steps on the planes of its own restoration")
-    care = p.add_argument_group("care only")
+    care = p.add_argument_group(_scope_title(("care",)))
     care.add_argument("--psf-fwhm", type=float, nargs=2, metavar=("LATERAL", "AXIAL"),
                       help="use this Gaussian PSF (µm) instead of the estimated degradation")
 
