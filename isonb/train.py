@@ -351,10 +351,10 @@ def _retarget(run: Run) -> dict | None:
     ratios = [s["voxel_size_um"][0] / s["voxel_size_um"][2] for s in data.meta["stacks"]]
     seconds = []
     for r, stage in enumerate(retarget_stages(cfg.retarget_rounds)):
-        share = run.seconds_for(stage)
-        if seconds and share < seconds[-1]:  # a --minutes budget nearly spent
-            print(f"  {stage}: skipped, its share of the time left ({share:.0f} s) is below a "
-                  f"window's restoration ({seconds[-1]:.0f} s)")
+        seconds_left = run.seconds_for(stage)
+        if seconds and seconds_left < seconds[-1]:  # a --minutes budget nearly spent
+            print(f"  {stage}: skipped, its share of the time left ({seconds_left:.0f} s) is "
+                  f"below a window's restoration ({seconds[-1]:.0f} s)")
             break
         t = time.monotonic()
         restored = _restored_windows(run, ratios)
