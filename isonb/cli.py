@@ -406,6 +406,10 @@ def _check_restored_of(shape: tuple[int, ...], observed, path: str) -> None:
                          "--observed, with the same voxel size")
 
 
+DEMO_TITLES = {"cubic": "cubic interpolation", "rl": "Richardson-Lucy (true PSF)",
+               "ldm": "isonb (shipped weights)"}  # the demo picture's titles, by method
+
+
 def cmd_demo(a: argparse.Namespace) -> int:
     """`isonb demo`: the embedded default restored by every method and scored."""
     from . import metrics
@@ -420,10 +424,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
     gt = read_stack(ds.test_gt).data
     psf = read_image(ds.test_psf)
     out = Path(a.out)
-    _check_outputs(a, *(out / f"restored_{m}.tif" for m in ("cubic", "rl", "ldm")))
+    _check_outputs(a, *(out / f"restored_{m}.tif" for m in DEMO_TITLES))
     iso = (obs.voxel_size[2],) * 3
-    results = {}
-    rows = []
+    results, rows, spread = {}, [], None
     methods = ["cubic", "rl"] + (["ldm"] if (shipped_weights() / CARD).exists() else [])
     for method in methods:
         t = time.perf_counter()
@@ -440,9 +443,9 @@ def cmd_demo(a: argparse.Namespace) -> int:
     print("rl = Richardson-Lucy with the simulation's true PSF, 20 iterations; "
           "ldm = isonb with the shipped weights" if "ldm" in methods else
           "rl = Richardson-Lucy with the true PSF; no shipped weights in weights/, so no ldm row")
-    shown = {**results, "ground truth": gt}
-    if "ldm" in methods:
-        shown["uncertainty (ldm)"] = spread
+    shown = {DEMO_TITLES[m]: v for m, v in results.items()} | {"ground truth": gt}
+    if spread is not None:
+        shown["uncertainty (isonb)"] = spread
     picture = save_comparison(shown, out / "comparison.png")
     (out / "metrics.json").write_text(json.dumps(rows, indent=2))
     print(metrics.markdown_table(rows, ("ssim", "psnr", "mse", "coc", "ssim_xy", "seconds")))
