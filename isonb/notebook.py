@@ -165,6 +165,13 @@ def restorations(work: Path, manifest: dict, samples: int = 2, steps: int = 4,
     return restore_stacks(work, manifest, trained_models(work), samples, steps, seed)
 
 
+def stack_label(path: str | Path) -> str:
+    """A stack's name in tables: its file's stem, or for a simulated case's observed.tif (the
+    embedded default's layout) its folder's name."""
+    path = Path(path)
+    return path.parent.name if path.stem == "observed" else path.stem
+
+
 def score_restorations(manifest: dict, restored: dict[str, dict[str, str]],
                        extra: dict[str, str] | None = None) -> tuple[list[dict], dict]:
     """Score every test stack's restorations: cubic interpolation, Richardson-Lucy with the
@@ -195,7 +202,7 @@ def score_restorations(manifest: dict, restored: dict[str, dict[str, str]],
         deg = estimate_degradation(s.data, s.voxel_size)
         for method, vol in vols.items():
             scores = metrics.evaluate(vol, gt) if gt is not None else {}
-            rows.append({"stack": Path(p).parent.name, "method": method, **scores,
+            rows.append({"stack": stack_label(p), "method": method, **scores,
                          **metrics.no_reference(vol, s.data, deg)})
         results[p] = (vols, gt, s.voxel_size)
     return rows, results

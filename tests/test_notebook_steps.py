@@ -1,0 +1,27 @@
+"""The notebooks' package calls on a user's folder of stacks (no ground truth), quickly."""
+
+import numpy as np
+
+from isonb.io import write_stack
+from isonb.notebook import score_restorations, stack_label, stack_manifest
+from isonb.simulate import SimulationConfig, simulate
+
+
+def test_a_users_stacks_are_named_by_file_and_scored_without_ground_truth(tmp_path):
+    data = tmp_path / "my stacks"
+    for name, seed in (("liver_a", 1), ("liver_b", 2)):
+        case = simulate(SimulationConfig(shape=(25, 48, 48), z_step=3, seed=seed))
+        write_stack(data / f"{name}.tif", case.observed, case.voxel_size)
+    work = tmp_path / "work"
+    work.mkdir()
+    manifest = stack_manifest(work, str(data))
+    assert manifest["ground_truth"] == {} and len(manifest["test"]) == 2
+    rows, results = score_restorations(manifest, {p: {} for p in manifest["test"]})
+    assert [r["stack"] for r in rows] == ["liver_a", "liver_b"]  # not both "my stacks"
+    assert all("ssim" not in r and np.isfinite(r["fwhm_ratio"]) for r in rows)
+    assert all(gt is None for _, gt, _ in results.values())
+
+
+def test_a_simulated_case_is_named_by_its_folder():
+    assert stack_label("/data/default/test/observed.tif") == "test"
+    assert stack_label("/data/stacks/liver_a.ome.tif") == "liver_a.ome"
