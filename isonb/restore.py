@@ -186,14 +186,9 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     sampling = _will_sample_slices(model, diffusion, samples, output)
     samples = 1 if output == "sample" else samples  # the first of the mean's noises
     halo = (DIFFUSION_HALO if sampling else HALO) if halo is None else halo
-    edge = EDGE if isinstance(model, LDM) else 0
-    if origin % model.multiple or edge % model.multiple:
-        raise IsonbError(f"window origin {origin} or edge {edge} px is not on the network's "
-                         f"grid (a multiple of {model.multiple})")
-    full = width or w
-    left, right = edge if origin == 0 else 0, edge if origin + w >= full else 0
-    source = NoiseSource(model, (h, full + 2 * edge), (origin + edge - left) // 4, seed, view,
-                         drift)
+    edge, left, right = _mirrored_edges(model, origin, w, width or w)
+    source = NoiseSource(model, (h, (width or w) + 2 * edge), (origin + edge - left) // 4, seed,
+                         view, drift)
     noise = source.shared(samples).to(dev) if sampling and output == "mean" else None
     images = np.pad(images, ((0, 0), (0, 0), (left, right)), mode="reflect")
     padded, _ = pad_to(torch.from_numpy(images)[:, None], model.multiple)
@@ -222,6 +217,18 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     bar.close()
     crop = np.s_[:, :h, left:left + w]
     return mean[crop], var[crop]
+
+
+def _mirrored_edges(model: torch.nn.Module, origin: int, w: int, full: int
+                    ) -> tuple[int, int, int]:
+    """(edge, left, right): the mirrored context `EDGE` (LDM only) and how much of it a window
+    of `w` px at `origin` of slices `full` px wide gets on each side (only the slices' own
+    ends get it); refuses a window off the network's grid."""
+    edge = EDGE if isinstance(model, LDM) else 0
+    if origin % model.multiple or edge % model.multiple:
+        raise IsonbError(f"window origin {origin} or edge {edge} px is not on the network's "
+                         f"grid (a multiple of {model.multiple})")
+    return edge, edge if origin == 0 else 0, edge if origin + w >= full else 0
 
 
 def _will_sample_slices(model: torch.nn.Module, diffusion: bool, samples: int,
