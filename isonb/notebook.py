@@ -114,9 +114,11 @@ def trained_models(work: Path) -> dict[str, str]:
 
 
 def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: int = 2,
-                   steps: int = 4, seed: int = 0) -> dict[str, dict[str, str]]:
-    """Restore every test stack with every model into work/restored (the LDM's uncertainty
-    beside it); writes and returns restored.json: stack -> method -> .tif."""
+                   steps: int = 4, seed: int = 0, uncertainty: bool = True
+                   ) -> dict[str, dict[str, str]]:
+    """Restore every test stack with every model into work/restored (with `uncertainty`, the
+    LDM's map beside it; without, its diffusion is sampled only where it changes the output,
+    `--diffusion auto`); writes and returns restored.json: stack -> method -> .tif."""
     from .restore import load_network, restore_network
 
     outputs: dict[str, dict[str, str]] = {}
@@ -125,13 +127,16 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
         for s in read_stacks(manifest, "test"):
             t = time.perf_counter()
             vol, spread = restore_network(s.data, s.voxel_size, net, samples=samples,
-                                          steps=steps, seed=seed)
+                                          steps=steps, seed=seed, uncertainty=uncertainty,
+                                          diffusion="auto")
             name = f"{s.path.parent.name}_{s.path.stem}_{method}"
             iso = (s.voxel_size[2],) * 3
             out = write_stack(work / "restored" / f"{name}.tif", vol, iso, overwrite=True)
+            map_path = work / "restored" / f"{name}_uncertainty.tif"
             if spread is not None:
-                write_stack(work / "restored" / f"{name}_uncertainty.tif", spread, iso,
-                            overwrite=True)
+                write_stack(map_path, spread, iso, overwrite=True)
+            else:  # an earlier run's map would be shown beside this restoration
+                map_path.unlink(missing_ok=True)
             outputs.setdefault(str(s.path), {})[method] = str(out)
             print(f"{method:8s} {s.path.name}: {s.data.shape} -> {vol.shape} in "
                   f"{time.perf_counter() - t:.0f} s")

@@ -1,8 +1,10 @@
 """The notebooks' package calls on a user's folder of stacks (no ground truth), quickly."""
 
+from pathlib import Path
+
 import numpy as np
 
-from isonb.io import write_stack
+from isonb.io import read_stack, write_stack
 from isonb.notebook import score_restorations, stack_label, stack_manifest
 from isonb.simulate import SimulationConfig, simulate
 
@@ -25,3 +27,22 @@ def test_a_users_stacks_are_named_by_file_and_scored_without_ground_truth(tmp_pa
 def test_a_simulated_case_is_named_by_its_folder():
     assert stack_label("/data/default/test/observed.tif") == "test"
     assert stack_label("/data/stacks/liver_a.ome.tif") == "liver_a.ome"
+
+
+def test_restoring_without_the_map_writes_none_and_removes_an_earlier_one(tmp_path):
+    from isonb.checkpoint import shipped_weights
+    from isonb.notebook import restore_stacks
+
+    case = simulate(SimulationConfig(shape=(25, 48, 48), z_step=3, seed=1))
+    write_stack(tmp_path / "data" / "liver_a.tif", case.observed, case.voxel_size)
+    manifest = stack_manifest(tmp_path, str(tmp_path / "data"))
+    models = {"ldm": str(shipped_weights())}
+    with_map = restore_stacks(tmp_path, manifest, models, samples=1, steps=1)
+    restored = next(iter(with_map.values()))["ldm"]
+    spread = restored.replace(".tif", "_uncertainty.tif")
+    assert np.isfinite(read_stack(spread).data).all()
+    sampled = read_stack(restored).data
+    without = restore_stacks(tmp_path, manifest, models, samples=1, steps=1, uncertainty=False)
+    assert without == with_map and not Path(spread).exists()
+    # the shipped weights' refine weight is 0.00: the skipped diffusion changed nothing
+    assert np.abs(read_stack(restored).data - sampled).max() <= 1e-3 * np.ptp(sampled)
