@@ -186,9 +186,10 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
     sampling = _will_sample_slices(model, diffusion, samples, output)
     samples = 1 if output == "sample" else samples  # the first of the mean's noises
     halo = (DIFFUSION_HALO if sampling else HALO) if halo is None else halo
-    edge, left, right = _mirrored_edges(model, origin, w, width or w)
-    source = NoiseSource(model, (h, (width or w) + 2 * edge), (origin + edge - left) // 4, seed,
-                         view, drift)
+    full = width or w
+    edge, left, right = _mirrored_edges(model, origin, w, full)
+    source = NoiseSource(model, (h, full + 2 * edge), (origin + edge - left) // 4, seed, view,
+                         drift)
     noise = source.shared(samples).to(dev) if sampling and output == "mean" else None
     images = np.pad(images, ((0, 0), (0, 0), (left, right)), mode="reflect")
     padded, _ = pad_to(torch.from_numpy(images)[:, None], model.multiple)

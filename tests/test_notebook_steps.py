@@ -4,8 +4,9 @@ from pathlib import Path
 
 import numpy as np
 
+from isonb.checkpoint import shipped_weights
 from isonb.io import read_stack, write_stack
-from isonb.notebook import score_restorations, stack_label, stack_manifest
+from isonb.notebook import restore_stacks, score_restorations, stack_label, stack_manifest
 from isonb.simulate import SimulationConfig, simulate
 
 
@@ -30,9 +31,6 @@ def test_a_simulated_case_is_named_by_its_folder():
 
 
 def test_restoring_without_the_map_writes_none_and_removes_an_earlier_one(tmp_path):
-    from isonb.checkpoint import shipped_weights
-    from isonb.notebook import restore_stacks
-
     case = simulate(SimulationConfig(shape=(25, 48, 48), z_step=3, seed=1))
     write_stack(tmp_path / "data" / "liver_a.tif", case.observed, case.voxel_size)
     manifest = stack_manifest(tmp_path, str(tmp_path / "data"))
