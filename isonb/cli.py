@@ -207,75 +207,28 @@ def _restore_folder(a: argparse.Namespace) -> int:
 
 
 def _restore_stack(a: argparse.Namespace) -> tuple[int, ...]:
-    """Restore the input (with --channel all, every channel in turn) a slab at a time into
-    scratch files, then write the output, and the spread, plane by plane."""
-    import tempfile
-
-    import numpy as np
-
-    from .io import read_channels, write_stack_planes
-    from .volume import isotropic_depth
+    """Restore the input (with --channel all, every channel in turn) into the output, with
+    bounded memory (`streaming.restore_to_file`)."""
+    from .io import read_channels
+    from .streaming import restore_to_file
 
     if a.channel == "all":
         stacks = read_channels(a.input, voxel_size=a.voxel_size, time=a.time, axes=a.axes,
                                series=a.series, require_voxel_size=True)
     else:
         stacks = [_read(a, a.input)]
-    dz, _, dx = stacks[0].voxel_size
-    nz, ny, nx = stacks[0].data.shape
-    n_out = isotropic_depth(nz, dz, dx)
     model = _load_model(a) if a.method in NETWORKS else None
-    if model is not None and a.method == "ldm" and a.weights is None:
-        _warn_outside_shipped_range(stacks[0])
-    shape = (n_out, len(stacks), ny, nx) if len(stacks) > 1 else (n_out, ny, nx)
-    with tempfile.TemporaryDirectory(dir=a.scratch) as tmp:
-        files = []
-        for c, stack in enumerate(stacks):
-            if len(stacks) > 1:
-                print(f"channel {c} of {len(stacks)}")
-            files.append((Path(tmp) / f"{c}.raw", Path(tmp) / f"{c}_spread.raw"))
-            with open(files[-1][0], "wb") as volume, open(files[-1][1], "wb") as spread:
-                for planes, spread_planes in _slabs(a, stack, model):
-                    volume.write(np.ascontiguousarray(planes, np.float32).tobytes())
-                    if spread_planes is not None:
-                        spread.write(np.ascontiguousarray(spread_planes).tobytes())
-        write_stack_planes(a.output, _planes([v for v, _ in files], n_out, (ny, nx)), shape,
-                           (dx,) * 3, overwrite=a.overwrite)
-        if a.uncertainty:
-            write_stack_planes(a.uncertainty, _planes([u for _, u in files], n_out, (ny, nx)),
-                               shape, (dx,) * 3, overwrite=a.overwrite)
-    return shape
-
-
-def _slabs(a: argparse.Namespace, stack, model):
-    """(planes, spread planes or None) of the restored stack, in order of z."""
-    from .restore import restore, restore_network_slabs
-
     if model is None:
-        yield restore(stack.data, stack.voxel_size, a.method, rl_iterations=a.iterations,
-                      psf=_load_psf(a, stack.voxel_size[2])), None
-        return
-    for _, planes, spread in restore_network_slabs(
-            stack.data, stack.voxel_size, model, samples=a.samples, steps=a.steps,
-            seed=a.seed, batch=a.batch, tile=a.tile, refocus=not a.no_refocus,
-            uncertainty=bool(a.uncertainty), diffusion=a.diffusion, scratch=a.scratch,
-            precision=a.precision, fusion=a.fusion, output=a.output_kind,
-            uncertainty_samples=a.uncertainty_samples):
-        yield planes, spread
-
-
-def _planes(files: list[Path], depth: int, size: tuple[int, int]):
-    """Planes z by z, and at each z channel by channel, read from per-channel raw files."""
-    import numpy as np
-
-    handles = [open(f, "rb") for f in files]
-    try:
-        for _ in range(depth):
-            for h in handles:
-                yield np.frombuffer(h.read(size[0] * size[1] * 4), np.float32).reshape(size)
-    finally:
-        for h in handles:
-            h.close()
+        return restore_to_file(stacks, a.output, None, a.method, overwrite=a.overwrite,
+                               scratch=a.scratch, psf=_load_psf(a, stacks[0].voxel_size[2]),
+                               rl_iterations=a.iterations)
+    if a.method == "ldm" and a.weights is None:
+        _warn_outside_shipped_range(stacks[0])
+    return restore_to_file(
+        stacks, a.output, model, a.method, spread=a.uncertainty, overwrite=a.overwrite,
+        scratch=a.scratch, samples=a.samples, steps=a.steps, seed=a.seed, batch=a.batch,
+        tile=a.tile, refocus=not a.no_refocus, diffusion=a.diffusion, precision=a.precision,
+        fusion=a.fusion, output=a.output_kind, uncertainty_samples=a.uncertainty_samples)
 
 
 def _warn_outside_shipped_range(stack) -> None:

@@ -41,6 +41,7 @@ def read_stack(
     require_voxel_size: bool = False,
     axes: str | None = None,
     series: int | None = None,
+    mmap: bool = False,
 ) -> Stack:
     """Read a 3D stack; `voxel_size` (dz, dy, dx) in µm overrides the file's metadata.
 
@@ -48,10 +49,13 @@ def read_stack(
     extra). Stacks with channels or time points need `channel` / `time`; `axes` (e.g.
     "CZYX") names the axes of a file without metadata; `series` picks a position of a
     multi-position file. With `require_voxel_size` (restoring, training) the voxel size must
-    be known and plausible. Every problem raises an `IsonbError` naming the file and the fix.
+    be known and plausible. With `mmap`, an uncompressed TIFF (as isonb writes them) is
+    memory-mapped read-only instead of read: viewers and scores then load only what they
+    use of a volume larger than memory. Every problem raises an `IsonbError` naming the file
+    and the fix.
     """
     path = Path(path)
-    data, file_axes, size = _read_any(path, voxel_size, require_voxel_size, axes, series)
+    data, file_axes, size = _read_any(path, voxel_size, require_voxel_size, axes, series, mmap)
     data = _select_zyx(data, file_axes, channel, time, path)
     _check_values(data, path)
     return Stack(data.astype(np.float32, copy=False), size, path)
@@ -81,7 +85,7 @@ def read_channels(
 
 
 def _read_any(path: Path, voxel_size: VoxelSize | None, require_voxel_size: bool,
-              axes: str | None, series: int | None
+              axes: str | None, series: int | None, mmap: bool = False
               ) -> tuple[np.ndarray, str, VoxelSize | None]:
     """(data, axes, checked voxel size) of any supported file, before choosing channels."""
     if not path.exists():
@@ -89,7 +93,7 @@ def _read_any(path: Path, voxel_size: VoxelSize | None, require_voxel_size: bool
     if is_bioio_format(path):
         data, file_axes, meta_voxel, why = _read_bioio(path, series)
     else:
-        data, file_axes, meta_voxel, why = _read_tiff(path, series)
+        data, file_axes, meta_voxel, why = _read_tiff(path, series, mmap)
     if axes is not None:
         if len(axes) != data.ndim or not set(axes.upper()) <= set("TCZYXS"):
             raise fail(path, f"--axes {axes} does not fit its {data.ndim} axes {data.shape}",
@@ -107,20 +111,31 @@ def _read_any(path: Path, voxel_size: VoxelSize | None, require_voxel_size: bool
     return data, file_axes, size
 
 
-def _read_tiff(path: Path, series: int | None
+def _read_tiff(path: Path, series: int | None, mmap: bool = False
                ) -> tuple[np.ndarray, str, VoxelSize | None, str | None]:
-    """(data, axes, voxel size or None, why it is missing) of one series of a TIFF."""
+    """(data, axes, voxel size or None, why it is missing) of one series of a TIFF; with
+    `mmap` a memory map where the series is stored uncompressed in one piece."""
     try:
         with tifffile.TiffFile(path) as tif:
             n = len(tif.series)
             pick = _pick_series(path, n, series)
-            data, axes = tif.series[pick].asarray(), tif.series[pick].axes
+            s = tif.series[pick]
+            data = _memmap(path, pick) if mmap else None
+            data, axes = s.asarray() if data is None else data, s.axes
             meta_voxel, why = _voxel_size_from_metadata(tif)
     except (tifffile.TiffFileError, ValueError, OSError) as err:
         raise fail(path, f"not a readable TIFF ({err})",
                    "give a .tif/.tiff stack (or .czi, .lif, .nd2, .ome.zarr with "
                    "pip install 'isonb[formats]')") from None
     return data, axes, meta_voxel, why
+
+
+def _memmap(path: Path, series: int) -> np.ndarray | None:
+    """A read-only memory map of a TIFF series, or None where it is compressed or in pieces."""
+    try:
+        return tifffile.memmap(path, series=series, mode="r")
+    except ValueError:
+        return None
 
 
 def _pick_series(path: Path, n: int, series: int | None) -> int:

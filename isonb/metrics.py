@@ -17,10 +17,16 @@ from .psf import fwhm_1d
 from .resolution import axial_lateral
 
 
+def gt_limits(gt: np.ndarray) -> tuple[float, float]:
+    """(p0.1, p99.9 - p0.1) of the ground truth: the offset and scale `scale_gt` removes."""
+    lo, hi = np.percentile(gt, [0.1, 99.9])
+    return float(lo), max(float(hi - lo), 1e-12)
+
+
 def scale_gt(gt: np.ndarray) -> np.ndarray:
     """(G - p0.1) / (p99.9 - p0.1), as float64."""
-    lo, hi = np.percentile(gt, [0.1, 99.9])
-    return (np.asarray(gt, dtype=np.float64) - lo) / max(hi - lo, 1e-12)
+    lo, scale = gt_limits(gt)
+    return (np.asarray(gt, dtype=np.float64) - lo) / scale
 
 
 def affine_fit(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -92,7 +98,7 @@ def small_structures(vol: np.ndarray, n_peaks: int = 200, min_distance: int = 6,
     within 1.5x of the smallest quarter's (the point-like ones: a line through a nucleus
     measures its size, not the resolution).
     """
-    v = np.asarray(vol, dtype=np.float64)
+    v = np.asarray(vol, dtype=np.float32)  # not float64: a large volume is held once more
     w = 4 * min_distance
     peaks = peak_local_max(v, min_distance=min_distance, threshold_abs=np.percentile(v, 99),
                            exclude_border=1)
@@ -132,15 +138,24 @@ def spectral_ratio(vol: np.ndarray, cutoff: float = 0.25) -> float:
     return high_share(0) / high_share(2)
 
 
-def axis_spectrum(vol: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+def axis_spectrum(vol: np.ndarray, axis: int, block: int = 1 << 22
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies in cycles per voxel, mean power) of the Hann-windowed 1D spectra along
-    `axis` of a volume less its mean (the window keeps edges from leaking power)."""
-    v = np.asarray(vol, dtype=np.float64)
-    v = v - v.mean()
-    window = np.hanning(v.shape[axis]).reshape([-1 if a == axis else 1 for a in range(v.ndim)])
-    power = np.abs(np.fft.rfft(v * window, axis=axis)) ** 2
-    return np.fft.rfftfreq(v.shape[axis]), np.moveaxis(power, axis, 0).reshape(
-        power.shape[axis], -1).mean(1)
+    `axis` of a volume less its mean (the window keeps edges from leaking power); about
+    `block` voxels at a time, so a volume larger than memory (a memory map) can be measured."""
+    n = vol.shape[axis]
+    other = max((a for a in range(vol.ndim) if a != axis), key=lambda a: vol.shape[a])
+    step = max(1, block * vol.shape[other] // vol.size)
+    blocks = [tuple(slice(i, i + step) if a == other else slice(None) for a in range(vol.ndim))
+              for i in range(0, vol.shape[other], step)]
+    mean = sum(float(np.sum(vol[b], dtype=np.float64)) for b in blocks) / vol.size
+    window = np.hanning(n).reshape([-1 if a == axis else 1 for a in range(vol.ndim)])
+    total = np.zeros(n // 2 + 1)
+    for b in blocks:
+        power = np.abs(np.fft.rfft((np.asarray(vol[b], np.float64) - mean) * window,
+                                   axis=axis)) ** 2
+        total += np.moveaxis(power, axis, 0).reshape(len(total), -1).sum(1)
+    return np.fft.rfftfreq(n), total / (vol.size // n)
 
 
 def spectrum_to_truth(pred: np.ndarray, gt: np.ndarray, axis: int = 0,
@@ -277,8 +292,7 @@ IN_MEMORY_VOXELS = 2**26  # larger volumes are scored block by block (float64 co
 def evaluate_by_blocks(pred: np.ndarray, gt: np.ndarray, block: int = 32) -> dict[str, float]:
     """`evaluate` a few slices at a time: the same quantities from float64 sums over blocks
     (equal up to rounding), with memory bounded by a block instead of the volume."""
-    lo, hi = np.percentile(gt, [0.1, 99.9])
-    scale = max(hi - lo, 1e-12)
+    lo, scale = gt_limits(gt)
 
     def blocks(axis: int):
         for i in range(0, gt.shape[axis], block):

@@ -12,7 +12,9 @@ import sys
 import time
 from pathlib import Path
 
-from .io import Stack, find_stacks, read_stack, write_stack
+import numpy as np
+
+from .io import Stack, find_stacks, read_stack
 from .patches import TrainingData
 
 DRIVE_ROOT = Path("/content/drive")
@@ -116,46 +118,79 @@ def trained_models(work: Path) -> dict[str, str]:
 def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: int = 2,
                    steps: int = 4, seed: int = 0, uncertainty: bool = True
                    ) -> dict[str, dict[str, str]]:
-    """Restore every test stack with every model into work/restored (with `uncertainty`, the
-    LDM's map beside it; without, its diffusion is sampled only where it changes the output,
-    `--diffusion auto`); writes and returns restored.json: stack -> method -> .tif."""
-    from .restore import load_network, restore_network
+    """Restore every test stack by cubic interpolation and with every model into
+    work/restored, as `isonb restore` does (`streaming.restore_to_file`: memory bounded by a
+    slab, not the volume). With `uncertainty` the LDM's map goes beside it; without, its
+    diffusion is sampled only where it changes the output (`--diffusion auto`). Writes and
+    returns restored.json: stack -> method -> .tif."""
+    from .restore import load_network
+    from .streaming import restore_to_file
 
     outputs: dict[str, dict[str, str]] = {}
+    for s in read_stacks(manifest, "test"):  # the viewers' and scores' reference, on disk
+        out = work / "restored" / f"{s.path.parent.name}_{s.path.stem}_cubic.tif"
+        restore_to_file([s], out, None, "cubic", overwrite=True)
+        outputs[str(s.path)] = {"cubic": str(out)}
     for method, folder in models.items():
         net = load_network(folder, method)
         for s in read_stacks(manifest, "test"):
             t = time.perf_counter()
-            vol, spread = restore_network(s.data, s.voxel_size, net, samples=samples,
-                                          steps=steps, seed=seed, uncertainty=uncertainty,
-                                          diffusion="auto")
             name = f"{s.path.parent.name}_{s.path.stem}_{method}"
-            iso = (s.voxel_size[2],) * 3
-            out = write_stack(work / "restored" / f"{name}.tif", vol, iso, overwrite=True)
+            out = work / "restored" / f"{name}.tif"
             map_path = work / "restored" / f"{name}_uncertainty.tif"
-            if spread is not None:
-                write_stack(map_path, spread, iso, overwrite=True)
-            else:  # an earlier run's map would be shown beside this restoration
+            with_map = uncertainty and method == "ldm"
+            shape = restore_to_file([s], out, net, method, spread=map_path if with_map else None,
+                                    overwrite=True, samples=samples, steps=steps, seed=seed,
+                                    diffusion="auto")
+            if not with_map:  # an earlier run's map would be shown beside this restoration
                 map_path.unlink(missing_ok=True)
             outputs.setdefault(str(s.path), {})[method] = str(out)
-            print(f"{method:8s} {s.path.name}: {s.data.shape} -> {vol.shape} in "
+            print(f"{method:8s} {s.path.name}: {s.data.shape} -> {shape} in "
                   f"{time.perf_counter() - t:.0f} s")
     (work / "restored.json").write_text(json.dumps(outputs, indent=2))
     return outputs
+
+
+def shown_volumes(manifest: dict, restored: dict[str, dict[str, str]], stack_path: str
+                  ) -> tuple[dict[str, np.ndarray], float]:
+    """What 03's viewer shows of one stack: cubic interpolation, every model's restoration
+    and the LDM's uncertainty map where there is one (memory-mapped from work/restored), and
+    the isotropic grid's spacing in µm."""
+    from .baselines import LABELS
+
+    s = read_stack(stack_path, voxel_size=manifest["voxel_size"], channel=manifest["channel"])
+    shown = {"input (cubic)": _cubic(s, restored[stack_path])}
+    for method, path in restored[stack_path].items():
+        if method != "cubic":
+            shown[LABELS.get(method, "isonb (LDM)")] = read_stack(path, mmap=True).data
+    spread = Path(restored[stack_path].get("ldm", "").replace(".tif", "_uncertainty.tif"))
+    if spread.suffix and spread.exists():
+        shown["uncertainty (LDM)"] = read_stack(spread, mmap=True).data
+    return shown, s.voxel_size[2]
+
+
+def _cubic(stack: Stack, restored: dict[str, str]) -> np.ndarray:
+    """The stack's cubic interpolation: 03's file (memory-mapped), or computed when an older
+    restored.json has none."""
+    from .baselines import interpolate
+
+    if "cubic" in restored:
+        return read_stack(restored["cubic"], mmap=True).data
+    return interpolate(stack.data, stack.voxel_size)
 
 
 def posterior_sample(work: Path, stack_path: str, manifest: dict, models: dict[str, str],
                      steps: int = 4, seed: int = 0) -> str:
     """One posterior sample of the LDM for one stack (`restore --output sample`), written
     beside its mean in work/restored: the texture the diffusion draws, for looking at."""
-    from .restore import load_network, restore_network
+    from .restore import load_network
+    from .streaming import restore_to_file
 
     s = next(x for x in read_stacks(manifest, "test") if str(x.path) == stack_path)
     t = time.perf_counter()
-    vol, _ = restore_network(s.data, s.voxel_size, load_network(models["ldm"], "ldm"),
-                             steps=steps, seed=seed, output="sample", uncertainty=False)
-    name = f"{s.path.parent.name}_{s.path.stem}_ldm_sample_seed{seed}.tif"
-    out = write_stack(work / "restored" / name, vol, (s.voxel_size[2],) * 3, overwrite=True)
+    out = work / "restored" / f"{s.path.parent.name}_{s.path.stem}_ldm_sample_seed{seed}.tif"
+    restore_to_file([s], out, load_network(models["ldm"], "ldm"), overwrite=True, steps=steps,
+                    seed=seed, output="sample")
     print(f"sample   {s.path.name}: seed {seed}, in {time.perf_counter() - t:.0f} s")
     return str(out)
 
@@ -184,10 +219,11 @@ def score_restorations(manifest: dict, restored: dict[str, dict[str, str]],
 
     Returns (rows: the benchmark's metrics where there is ground truth and the no-reference
     figures always, one row per stack and method; stack -> (volumes, ground truth or None,
-    voxel size)).
+    voxel size)). Restored volumes and ground truths are memory-mapped (`read_stack(mmap=True)`):
+    what is kept for the viewers costs no memory.
     """
     from . import metrics
-    from .baselines import LABELS, interpolate, richardson_lucy
+    from .baselines import LABELS, richardson_lucy
     from .degrade import estimate_degradation
     from .io import read_image
 
@@ -195,15 +231,16 @@ def score_restorations(manifest: dict, restored: dict[str, dict[str, str]],
     rows, results = [], {}
     for p in manifest["test"]:
         s = read_stack(p, voxel_size=manifest["voxel_size"], channel=manifest["channel"])
-        vols = {"input (cubic)": interpolate(s.data, s.voxel_size)}
+        vols = {"input (cubic)": _cubic(s, restored[p])}
         if p in manifest["psf"]:
             vols["Richardson-Lucy (true PSF)"] = richardson_lucy(
                 s.data, s.voxel_size, read_image(manifest["psf"][p]))
-        ordered = sorted(restored[p].items(), key=lambda mf: mf[0] == "ldm")  # isonb last
-        vols.update({names[m]: read_stack(f).data for m, f in ordered})
-        vols.update({name: read_stack(f).data for name, f in (extra or {}).items()})
-        gt = read_stack(manifest["ground_truth"][p]).data if p in manifest["ground_truth"] \
-            else None
+        ordered = sorted(((m, f) for m, f in restored[p].items() if m != "cubic"),
+                         key=lambda mf: mf[0] == "ldm")  # isonb last
+        vols.update({names[m]: read_stack(f, mmap=True).data for m, f in ordered})
+        vols.update({name: read_stack(f, mmap=True).data for name, f in (extra or {}).items()})
+        gt = read_stack(manifest["ground_truth"][p], mmap=True).data \
+            if p in manifest["ground_truth"] else None
         deg = estimate_degradation(s.data, s.voxel_size)
         for method, vol in vols.items():
             scores = metrics.evaluate(vol, gt) if gt is not None else {}

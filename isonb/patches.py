@@ -31,8 +31,6 @@ from .volume import (
     percentile_range,
     reslice_isotropic,
     sample_patches,
-    xz_planes,
-    yz_planes,
 )
 
 WINDOW_VOXELS = 1 << 23  # isotropic voxels of the window kept for retargeting (~ 128 x 256^2)
@@ -114,9 +112,8 @@ def prepare(stacks: list[Stack], patch: int = 64, n_patches: int = 3000, seed: i
         degradations.append(estimate_degradation(x, stack.voxel_size))
         xy.append(sample_patches(x, (patch, patch), per_stack, rng))
         source += [i] * per_stack
-        iso = reslice_isotropic(x, dz, dx, order=3)
-        if iso.shape[0] >= patch:
-            axial.append(axial_patches(iso, patch, per_stack, rng))
+        if isotropic_depth(len(x), dz, dx) >= patch:
+            axial.append(axial_patches(x, dz, dx, patch, per_stack, rng))
         windows.append(x[central_window(x.shape, dz / dx, patch)])
     xy_all = np.concatenate(xy)
     axial_all = np.concatenate(axial) if axial else np.empty((0, patch, patch), np.float32)
@@ -154,15 +151,56 @@ def retargeted(pairs: PairSampler, restored: list[np.ndarray], z_ratios: list[fl
                        pairs.transform)
 
 
-def axial_patches(iso: np.ndarray, p: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    """`n` (p, p) patches of the xz and yz planes of an isotropic volume, one pool when the
-    field is square; otherwise (xz and yz planes differ in width) from each family in
-    proportion to its number of planes."""
-    if iso.shape[1] == iso.shape[2]:
-        return sample_patches(np.concatenate([xz_planes(iso), yz_planes(iso)]), (p, p), n, rng)
-    n_xz = n * iso.shape[1] // (iso.shape[1] + iso.shape[2])
-    return np.concatenate([sample_patches(xz_planes(iso), (p, p), n_xz, rng),
-                           sample_patches(yz_planes(iso), (p, p), n - n_xz, rng)])
+class AxialPlanes:
+    """The xz or yz planes of a stack's isotropic (cubic) reslicing, (planes, z, lateral),
+    resliced when read: a patch costs only its own columns, and the isotropic volume, 4
+    times a z-step-4 stack, is never held (equal to the bit to slicing it: columns are
+    interpolated independently)."""
+
+    def __init__(self, stack: np.ndarray, dz: float, dx: float, view: str):
+        nz, ny, nx = stack.shape
+        self.stack, self.dz, self.dx, self.view = stack, dz, dx, view
+        n_out = isotropic_depth(nz, dz, dx)
+        self.shape = (ny, n_out, nx) if view == "xz" else (nx, n_out, ny)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, index) -> np.ndarray:
+        plane, rows, cols = (*index, slice(None), slice(None))[:3] if isinstance(
+            index, tuple) else (index, slice(None), slice(None))
+        columns = self.stack[:, plane, cols] if self.view == "xz" else self.stack[:, cols, plane]
+        return reslice_isotropic(columns, self.dz, self.dx, order=3)[rows]
+
+
+class PlanePool:
+    """Stacks of 2D planes of one size, (m_i, h, w), read as one (sum m_i, h, w) stack without
+    copying them."""
+
+    def __init__(self, *stacks: np.ndarray | AxialPlanes):
+        self.stacks = stacks
+        self.shape = (sum(len(s) for s in stacks), *stacks[0].shape[1:])
+
+    def __getitem__(self, index) -> np.ndarray:
+        plane, *rest = index if isinstance(index, tuple) else (index,)
+        for s in self.stacks:
+            if plane < len(s):
+                return s[(plane, *rest)]
+            plane -= len(s)
+        raise IndexError(f"plane {index} of {self.shape[0]}")
+
+
+def axial_patches(stack: np.ndarray, dz: float, dx: float, p: int, n: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """`n` (p, p) patches of the xz and yz planes of a (normalised) stack's isotropic
+    reslicing, one pool when the field is square; otherwise (xz and yz planes differ in
+    width) from each family in proportion to its number of planes."""
+    xz, yz = AxialPlanes(stack, dz, dx, "xz"), AxialPlanes(stack, dz, dx, "yz")
+    if len(xz) == len(yz):
+        return sample_patches(PlanePool(xz, yz), (p, p), n, rng)
+    n_xz = n * len(xz) // (len(xz) + len(yz))
+    return np.concatenate([sample_patches(xz, (p, p), n_xz, rng),
+                           sample_patches(yz, (p, p), n - n_xz, rng)])
 
 
 PATCHES, META = "patches.npz", "patches.json"  # a prepared set: a folder holding both

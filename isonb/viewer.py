@@ -25,9 +25,14 @@ def orthogonal_views(vol: np.ndarray, z: int | None = None, y: int | None = None
     return {"xy": vol[z], "xz": vol[:, y, :], "yz": vol[:, :, x]}
 
 
+DISPLAY_VOXELS = 1 << 24  # contrast of larger volumes from evenly spaced planes of them
+
+
 def display_range(vol: np.ndarray, pmin: float = 0.5, pmax: float = 99.8) -> tuple[float, float]:
-    """Contrast limits from percentiles, so one bright voxel does not wash out the picture."""
-    lo, hi = np.percentile(vol, [pmin, pmax])
+    """Contrast limits from percentiles, so one bright voxel does not wash out the picture
+    (of a volume above `DISPLAY_VOXELS`, from every k-th plane: no copy of the whole)."""
+    k = -(-vol.size // DISPLAY_VOXELS)
+    lo, hi = np.percentile(vol[::k], [pmin, pmax])
     return float(lo), float(hi if hi > lo else lo + 1)
 
 
@@ -257,14 +262,15 @@ def metric_bars(rows: list[dict], keys: tuple[str, ...] = ("ssim", "psnr", "coc"
 
 def error_maps(volumes: dict[str, np.ndarray], gt: np.ndarray, y: int | None = None):
     """|prediction - ground truth| on the central xz plane, after the benchmark's scaling."""
-    from .metrics import affine_fit, scale_gt
+    from .metrics import affine_fit, gt_limits
 
     plt = _plt()
-    g = scale_gt(gt)
     y = gt.shape[1] // 2 if y is None else y
+    lo, scale = gt_limits(gt)
+    g = (np.asarray(gt[:, y], dtype=np.float64) - lo) / scale  # the plane, not the volume
     fig, axes = plt.subplots(1, len(volumes), figsize=(3.2 * len(volumes), 2.2), squeeze=False)
     for ax, (name, vol) in zip(axes[0], volumes.items()):
-        err = np.abs(affine_fit(vol[:, y], g[:, y]) - g[:, y])
+        err = np.abs(affine_fit(vol[:, y], g) - g)
         ax.imshow(err, cmap="magma", vmin=0, vmax=0.5)
         ax.set_title(f"{name}: |error| (xz)", fontsize=9)
         ax.axis("off")

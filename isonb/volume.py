@@ -44,6 +44,7 @@ def denormalize(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
 # z steps down to 0.9 dx are taken (near-isotropic sampling, e.g. dz 0.50 µm, dx 0.51 µm):
 # the output grid then has slightly fewer planes than the stack
 MIN_Z_RATIO = 0.9
+RESLICE_BLOCK = 1 << 22  # output voxels interpolated at once: float64 temporaries stay small
 
 
 def isotropic_depth(nz: int, dz: float, dx: float) -> int:
@@ -57,20 +58,29 @@ def isotropic_positions(nz: int, dz: float, dx: float) -> np.ndarray:
     return np.clip(np.arange(n_out) * (dx / dz), 0.0, nz - 1.0)
 
 
-def reslice_isotropic(vol: np.ndarray, dz: float, dx: float, order: int = 3) -> np.ndarray:
+def reslice_isotropic(vol: np.ndarray, dz: float, dx: float, order: int = 3,
+                      out: np.ndarray | None = None) -> np.ndarray:
     """Interpolate `vol` along z onto the isotropic grid of spacing `dx`.
 
-    order 1 is linear, 3 a not-a-knot cubic spline; any ratio dz/dx is allowed.
+    order 1 is linear, 3 a not-a-knot cubic spline; any ratio dz/dx is allowed. Blocks of
+    rows are interpolated in turn, into `out` when given (float32 of the output's shape, for
+    example a memory map on disk): memory then holds little more than the input.
     """
     if dz < MIN_Z_RATIO * dx:
         raise IsonbError(f"dz={dz} is smaller than dx={dx}; the z axis is already finer than xy")
     nz = vol.shape[0]
     pos = isotropic_positions(nz, dz, dx)
-    if len(pos) == nz and np.allclose(pos, np.arange(nz)):
-        return np.asarray(vol, dtype=np.float32).copy()
+    out = np.empty((len(pos), *vol.shape[1:]), np.float32) if out is None else out
     k = min(order, nz - 1)
-    spline = make_interp_spline(np.arange(nz, dtype=np.float64), vol, k=k, axis=0)
-    return spline(pos).astype(np.float32)
+    rows = max(1, RESLICE_BLOCK // (len(pos) * int(np.prod(vol.shape[2:], dtype=int))))
+    for a in range(0, vol.shape[1], rows):  # columns are independent: a block of rows at a time
+        block = np.asarray(vol[:, a:a + rows], dtype=np.float64)
+        if len(pos) == nz and np.allclose(pos, np.arange(nz)):
+            out[:, a:a + rows] = block
+        else:
+            out[:, a:a + rows] = make_interp_spline(np.arange(nz, dtype=np.float64), block,
+                                                    k=k, axis=0)(pos)
+    return out
 
 
 # --- planes --------------------------------------------------------------------------------

@@ -145,6 +145,20 @@ def test_planes_written_one_by_one_read_back_as_a_stack(tmp_path):
         write_stack_planes(path, iter(data), data.shape, None)
 
 
+def test_an_uncompressed_stack_is_memory_mapped_and_a_compressed_one_read(tmp_path):
+    data = np.random.default_rng(4).random((5, 7, 9)).astype(np.float32)
+    path = write_stack_planes(tmp_path / "p.tif", iter(data), data.shape, (0.4, 0.2, 0.2))
+    mapped = read_stack(path, mmap=True)
+    assert isinstance(mapped.data, np.memmap) and not mapped.data.flags.writeable
+    np.testing.assert_array_equal(mapped.data, data)
+    assert mapped.voxel_size == pytest.approx((0.4, 0.2, 0.2))
+    packed = tmp_path / "z.tif"
+    tifffile.imwrite(packed, data, imagej=True, compression="zlib", metadata={"axes": "ZYX"})
+    read = read_stack(packed, mmap=True, voxel_size=(0.4, 0.2, 0.2)).data
+    assert not isinstance(read, np.memmap)
+    np.testing.assert_array_equal(read, data)
+
+
 def test_a_pixel_calibration_is_no_voxel_size(tmp_path):
     path = tmp_path / "pixels.tif"
     tifffile.imwrite(path, np.random.default_rng(0).random((3, 8, 8)).astype(np.float32),

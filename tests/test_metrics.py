@@ -113,6 +113,18 @@ def test_block_by_block_scores_equal_the_whole_volume_scores():
     assert blocks == pytest.approx(whole, rel=1e-12)
 
 
+def test_axis_spectra_by_blocks_equal_the_whole_volume_spectra():
+    v = ndimage.gaussian_filter(np.random.default_rng(2).random((30, 40, 50)), 1.5)
+    for axis in range(3):
+        f, whole = M.axis_spectrum(v, axis)
+        f2, blocks = M.axis_spectrum(v, axis, block=3000)  # a few rows of one axis at a time
+        np.testing.assert_array_equal(f, f2)
+        np.testing.assert_allclose(blocks, whole, rtol=1e-10)
+    centred = (v - v.mean()) * np.hanning(30)[:, None, None]
+    by_hand = (np.abs(np.fft.rfft(centred, axis=0)) ** 2).mean((1, 2))
+    np.testing.assert_allclose(M.axis_spectrum(v, 0, block=3000)[1], by_hand, rtol=1e-10)
+
+
 def test_spectrum_to_truth_says_smoother_or_rougher_than_the_truth_along_each_axis():
     spectrum_to_truth, gaussian_filter = M.spectrum_to_truth, ndimage.gaussian_filter
     rng = np.random.default_rng(0)

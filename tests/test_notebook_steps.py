@@ -4,9 +4,17 @@ from pathlib import Path
 
 import numpy as np
 
+from isonb import cli
+from isonb.baselines import interpolate
 from isonb.checkpoint import shipped_weights
 from isonb.io import read_stack, write_stack
-from isonb.notebook import restore_stacks, score_restorations, stack_label, stack_manifest
+from isonb.notebook import (
+    restore_stacks,
+    score_restorations,
+    shown_volumes,
+    stack_label,
+    stack_manifest,
+)
 from isonb.simulate import SimulationConfig, simulate
 
 
@@ -44,3 +52,22 @@ def test_restoring_without_the_map_writes_none_and_removes_an_earlier_one(tmp_pa
     assert without == with_map and not Path(spread).exists()
     # the shipped weights' refine weight is 0.00: the skipped diffusion changed nothing
     assert np.abs(read_stack(restored).data - sampled).max() <= 1e-3 * np.ptp(sampled)
+
+
+def test_the_notebook_restores_as_the_command_does_and_shows_memory_maps(tmp_path):
+    case = simulate(SimulationConfig(shape=(25, 48, 56), z_step=3, seed=2))
+    stack = write_stack(tmp_path / "data" / "liver_a.tif", case.observed, case.voxel_size)
+    manifest = stack_manifest(tmp_path, str(tmp_path / "data"))
+    outputs = restore_stacks(tmp_path, manifest, {"ldm": str(shipped_weights())}, samples=1,
+                             steps=1)
+    cli.main(["restore", str(stack), str(tmp_path / "cli.tif"), "--samples", "1", "--steps",
+              "1", "--uncertainty", str(tmp_path / "cli_map.tif")])
+    shown, spacing = shown_volumes(manifest, outputs, str(stack))
+    assert list(shown) == ["input (cubic)", "isonb (LDM)", "uncertainty (LDM)"]
+    assert spacing == case.voxel_size[2]
+    assert all(isinstance(v, np.memmap) for v in shown.values())  # none held in memory
+    np.testing.assert_array_equal(shown["input (cubic)"],
+                                  interpolate(case.observed, case.voxel_size))
+    np.testing.assert_array_equal(shown["isonb (LDM)"], read_stack(tmp_path / "cli.tif").data)
+    np.testing.assert_array_equal(shown["uncertainty (LDM)"],
+                                  read_stack(tmp_path / "cli_map.tif").data)

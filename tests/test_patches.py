@@ -70,6 +70,31 @@ def test_non_square_fields_give_axial_patches_from_both_families(tmp_path, stack
     assert data.axial.shape[1:] == (32, 32) and len(data.axial) == len(data.xy)
 
 
+def test_axial_patches_are_drawn_as_from_the_resliced_volume_without_holding_it():
+    from isonb.volume import reslice_isotropic, sample_patches, xz_planes, yz_planes
+
+    x = np.random.default_rng(0).random((12, 70, 70)).astype(np.float32)
+    iso = reslice_isotropic(x, 0.35, 0.1)  # 39 planes
+    both = np.concatenate([xz_planes(iso), yz_planes(iso)])
+    pool = P.PlanePool(P.AxialPlanes(x, 0.35, 0.1, "xz"), P.AxialPlanes(x, 0.35, 0.1, "yz"))
+    assert pool.shape == both.shape
+    np.testing.assert_array_equal(pool[75], both[75])  # a yz plane
+    np.testing.assert_array_equal(pool[75, 3:9, 10:20], both[75, 3:9, 10:20])
+    np.testing.assert_array_equal(
+        P.axial_patches(x, 0.35, 0.1, 16, 50, np.random.default_rng(3)),
+        sample_patches(both, (16, 16), 50, np.random.default_rng(3)))
+    wide = x[:, :40]
+    iso = reslice_isotropic(wide, 0.35, 0.1)
+    n_xz = 50 * 40 // 110
+    rng = np.random.default_rng(4)
+    expected = np.concatenate([sample_patches(xz_planes(iso), (16, 16), n_xz, rng),
+                               sample_patches(yz_planes(iso), (16, 16), 50 - n_xz, rng)])
+    np.testing.assert_array_equal(P.axial_patches(wide, 0.35, 0.1, 16, 50,
+                                                  np.random.default_rng(4)), expected)
+    with pytest.raises(IndexError):
+        pool[140]
+
+
 def test_training_reads_exactly_what_was_prepared(tmp_path, stack, tiny_config):
     obs, _ = stack
     cfg = tiny_config(6)

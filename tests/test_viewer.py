@@ -49,3 +49,12 @@ def test_view_without_widgets_shows_a_static_picture(monkeypatch):
     assert V.view({"a": np.random.default_rng(1).random((8, 16, 16))}, interactive=False) is None
     assert len(shown) == 1 and shown[0].format == "jpeg"  # small enough for saved notebooks
     assert shown[0].data[:3] == b"\xff\xd8\xff" and len(shown[0].data) > 2000
+
+
+def test_a_large_volumes_contrast_comes_from_spaced_planes_close_to_the_whole(monkeypatch):
+    vol = np.random.default_rng(2).gamma(2.0, size=(60, 40, 40)).astype(np.float32)
+    whole = V.display_range(vol)
+    monkeypatch.setattr(V, "DISPLAY_VOXELS", vol.size // 6)
+    spaced = V.display_range(vol)
+    assert spaced != whole  # every 6th plane only
+    assert np.allclose(spaced, whole, rtol=0.05)

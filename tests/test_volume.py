@@ -35,6 +35,13 @@ def test_reslice_keeps_observed_planes_and_isotropic_input():
         V.reslice_isotropic(vol, 0.05, 0.1)
 
 
+def test_reslice_by_blocks_of_rows_equals_one_block(monkeypatch):
+    vol = np.random.default_rng(1).random((7, 10, 6)).astype(np.float32)
+    whole = V.reslice_isotropic(vol, 0.35, 0.1)
+    monkeypatch.setattr(V, "RESLICE_BLOCK", 19 * 6 * 3)  # 19 output planes: 3 rows per block
+    np.testing.assert_array_equal(V.reslice_isotropic(vol, 0.35, 0.1), whole)
+
+
 def test_planes_put_z_first():
     vol = np.arange(2 * 3 * 4).reshape(2, 3, 4)
     assert V.xz_planes(vol).shape == (3, 2, 4)
