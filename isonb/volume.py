@@ -72,10 +72,11 @@ def reslice_isotropic(vol: np.ndarray, dz: float, dx: float, order: int = 3,
     pos = isotropic_positions(nz, dz, dx)
     out = np.empty((len(pos), *vol.shape[1:]), np.float32) if out is None else out
     k = min(order, nz - 1)
+    same_grid = len(pos) == nz and np.allclose(pos, np.arange(nz))
     rows = max(1, RESLICE_BLOCK // (len(pos) * int(np.prod(vol.shape[2:], dtype=int))))
     for a in range(0, vol.shape[1], rows):  # columns are independent: a block of rows at a time
         block = np.asarray(vol[:, a:a + rows], dtype=np.float64)
-        if len(pos) == nz and np.allclose(pos, np.arange(nz)):
+        if same_grid:
             out[:, a:a + rows] = block
         else:
             out[:, a:a + rows] = make_interp_spline(np.arange(nz, dtype=np.float64), block,
