@@ -127,17 +127,17 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
     from .streaming import restore_to_file
 
     outputs: dict[str, dict[str, str]] = {}
-    for s in read_stacks(manifest, "test"):  # the viewers' and scores' reference, on disk
-        out = work / "restored" / f"{s.path.parent.name}_{s.path.stem}_cubic.tif"
+    stacks = read_stacks(manifest, "test")
+    for s in stacks:  # the viewers' and scores' reference, on disk
+        out = _restored_path(work, s, "cubic")
         restore_to_file([s], out, None, "cubic", overwrite=True)
         outputs[str(s.path)] = {"cubic": str(out)}
     for method, folder in models.items():
         net = load_network(folder, method)
-        for s in read_stacks(manifest, "test"):
+        for s in stacks:
             t = time.perf_counter()
-            name = f"{s.path.parent.name}_{s.path.stem}_{method}"
-            out = work / "restored" / f"{name}.tif"
-            map_path = work / "restored" / f"{name}_uncertainty.tif"
+            out = _restored_path(work, s, method)
+            map_path = _restored_path(work, s, f"{method}_uncertainty")
             with_map = uncertainty and method == "ldm"
             shape = restore_to_file([s], out, net, method, spread=map_path if with_map else None,
                                     overwrite=True, samples=samples, steps=steps, seed=seed,
@@ -149,6 +149,11 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
                   f"{time.perf_counter() - t:.0f} s")
     (work / "restored.json").write_text(json.dumps(outputs, indent=2))
     return outputs
+
+
+def _restored_path(work: Path, stack: Stack, what: str) -> Path:
+    """Where 03 writes `what` (a method, its map, a sample) of a stack: work/restored."""
+    return work / "restored" / f"{stack.path.parent.name}_{stack.path.stem}_{what}.tif"
 
 
 def shown_volumes(manifest: dict, restored: dict[str, dict[str, str]], stack_path: str
@@ -188,7 +193,7 @@ def posterior_sample(work: Path, stack_path: str, manifest: dict, models: dict[s
 
     s = next(x for x in read_stacks(manifest, "test") if str(x.path) == stack_path)
     t = time.perf_counter()
-    out = work / "restored" / f"{s.path.parent.name}_{s.path.stem}_ldm_sample_seed{seed}.tif"
+    out = _restored_path(work, s, f"ldm_sample_seed{seed}")
     restore_to_file([s], out, load_network(models["ldm"], "ldm"), overwrite=True, steps=steps,
                     seed=seed, output="sample")
     print(f"sample   {s.path.name}: seed {seed}, in {time.perf_counter() - t:.0f} s")
