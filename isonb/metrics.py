@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import uniform_filter
-from skimage.feature import peak_local_max
 
 from .degrade import Degradation, data_residual
 from .errors import IsonbError
 from .psf import fwhm_1d
 from .resolution import axial_lateral
+from .volume import local_maxima, percentiles
 
 
 def gt_limits(gt: np.ndarray) -> tuple[float, float]:
     """(p0.1, p99.9 - p0.1) of the ground truth: the offset and scale `scale_gt` removes."""
-    lo, hi = np.percentile(gt, [0.1, 99.9])
+    lo, hi = percentiles(gt, [0.1, 99.9])  # a memory-mapped volume is not copied
     return float(lo), max(float(hi - lo), 1e-12)
 
 
@@ -100,8 +100,7 @@ def small_structures(vol: np.ndarray, n_peaks: int = 200, min_distance: int = 6,
     """
     v = np.asarray(vol, dtype=np.float32)  # not float64: a large volume is held once more
     w = 4 * min_distance
-    peaks = peak_local_max(v, min_distance=min_distance, threshold_abs=np.percentile(v, 99),
-                           exclude_border=1)
+    peaks = local_maxima(v, min_distance, percentiles(v, 99))  # skimage's peak_local_max
     if len(peaks) > n_peaks:
         peaks = peaks[np.random.default_rng(seed).choice(len(peaks), n_peaks, replace=False)]
     found = []
@@ -289,14 +288,17 @@ def write_csv(rows: list[dict], path: str) -> str:
 IN_MEMORY_VOXELS = 2**26  # larger volumes are scored block by block (float64 copies add up)
 
 
-def evaluate_by_blocks(pred: np.ndarray, gt: np.ndarray, block: int = 32) -> dict[str, float]:
-    """`evaluate` a few slices at a time: the same quantities from float64 sums over blocks
-    (equal up to rounding), with memory bounded by a block instead of the volume."""
+def evaluate_by_blocks(pred: np.ndarray, gt: np.ndarray, block: int = 1 << 22
+                       ) -> dict[str, float]:
+    """`evaluate` a few slices (about `block` voxels) at a time: the same quantities from
+    float64 sums over blocks (equal up to rounding), with memory bounded by a block (SSIM's
+    filters hold about 15 float64 copies of it) instead of the volume."""
     lo, scale = gt_limits(gt)
 
     def blocks(axis: int):
-        for i in range(0, gt.shape[axis], block):
-            sl = tuple(slice(i, i + block) if a == axis else slice(None) for a in range(3))
+        step = max(1, block * gt.shape[axis] // gt.size)
+        for i in range(0, gt.shape[axis], step):
+            sl = tuple(slice(i, i + step) if a == axis else slice(None) for a in range(3))
             yield (np.asarray(pred[sl], dtype=np.float64),
                    (np.asarray(gt[sl], dtype=np.float64) - lo) / scale)
 

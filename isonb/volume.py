@@ -38,6 +38,115 @@ def denormalize(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (np.asarray(y, dtype=np.float32) * (hi - lo) + lo).astype(np.float32, copy=False)
 
 
+PERCENTILE_BLOCK = 1 << 22  # voxels read at once by `percentiles`
+_BINS = 1 << 16
+
+
+def percentiles(vol: np.ndarray, q, block: int = PERCENTILE_BLOCK) -> np.ndarray:
+    """`np.percentile(vol, q)` (linear interpolation) without a copy of a large volume (a
+    memory map): the order statistics it interpolates are found exactly by histograms
+    that narrow to the bins holding them, `block` voxels read at a time."""
+    q = np.asarray(q, dtype=np.float64)
+    if vol.size <= block:
+        return np.percentile(vol, q)
+    step = max(1, block * vol.shape[0] // vol.size)
+
+    def chunks() -> Iterator[np.ndarray]:
+        for i in range(0, vol.shape[0], step):
+            yield np.asarray(vol[i:i + step], dtype=np.float64).ravel()
+
+    lo = min(float(c.min()) for c in chunks())
+    hi = max(float(c.max()) for c in chunks())
+    h = (vol.size - 1) * (q / 100)
+    k = np.floor(h).astype(np.int64)
+    ranks = sorted({*k.ravel().tolist(), *np.minimum(k + 1, vol.size - 1).ravel().tolist()})
+    x = _order_statistics(chunks, ranks, lo, hi, 0)
+    # numpy's lerp from whichever end is nearer, in the data's float type for one q
+    dtype = vol.dtype if q.ndim == 0 and vol.dtype.kind == "f" else np.float64
+    below = np.array([x[r] for r in k.ravel()], dtype).reshape(k.shape)
+    above = np.array([x[r] for r in np.minimum(k + 1, vol.size - 1).ravel()], dtype
+                     ).reshape(k.shape)
+    t = h - k if q.ndim else float(h - k)
+    out = np.where(t >= 0.5, above - (above - below) * (1 - t), below + (above - below) * t)
+    return out.astype(dtype, copy=False)
+
+
+def _order_statistics(chunks: Callable[[], Iterator[np.ndarray]], ranks: list[int],
+                      lo: float, hi: float, below: int, limit: int = 1 << 22
+                      ) -> dict[int, float]:
+    """The values of 0-based `ranks` in the sorted data that `chunks` yields, all known to
+    lie in [lo, hi] with `below` values under lo: a histogram of [lo, hi], then each rank's
+    bin gathered and sorted, or searched again when it holds more than `limit` values."""
+    if lo == hi:
+        return dict.fromkeys(ranks, lo)
+    scale = _BINS / (hi - lo)
+
+    def binned(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # monotone in the value
+        c = c[(c >= lo) & (c <= hi)]
+        return c, np.minimum(((c - lo) * scale).astype(np.int64), _BINS - 1)
+
+    counts = sum(np.bincount(binned(c)[1], minlength=_BINS) for c in chunks())
+    ends = below + np.cumsum(counts)
+    bin_of = {r: int(np.searchsorted(ends, r, side="right")) for r in ranks}
+    found: dict[int, list[np.ndarray]] = {b: [] for b in bin_of.values()}
+    for c in chunks():
+        c, idx = binned(c)
+        for b in found:
+            found[b].append(c[idx == b])
+    out = {}
+    for b in found:
+        values = np.sort(np.concatenate(found[b]))
+        start = int(ends[b] - counts[b])
+        here = [r for r in ranks if bin_of[r] == b]
+        if counts[b] <= limit:
+            out.update({r: float(values[r - start]) for r in here})
+        else:
+            out.update(_order_statistics(chunks, here, float(values[0]), float(values[-1]),
+                                         start, limit))
+    return out
+
+
+def local_maxima(vol: np.ndarray, min_distance: int, threshold: float, exclude_border: int = 1,
+                 block: int = 1 << 24) -> np.ndarray:
+    """`skimage.feature.peak_local_max(vol, min_distance, threshold_abs=threshold,
+    exclude_border=exclude_border)` of a 3D volume, found by slabs of planes (`block` voxels
+    and a margin of `min_distance` planes each side), so a memory map is never copied whole:
+    the same peaks in the same order (highest first, then spaced greedily)."""
+    size, nz = 2 * min_distance + 1, vol.shape[0]
+    step = max(1, block // int(np.prod(vol.shape[1:])))
+    coords, values, trivial = [], [], True
+    for z0 in range(0, nz, step):
+        a, b = max(z0 - min_distance, 0), min(z0 + step + min_distance, nz)
+        slab = np.asarray(vol[a:b])
+        is_max = (maximum_filter(slab, size=size, mode="nearest") == slab)[z0 - a:z0 - a + step]
+        trivial &= bool(is_max.all())
+        is_max &= slab[z0 - a:z0 - a + step] > threshold
+        found = np.argwhere(is_max) + (z0, 0, 0)
+        coords.append(found)
+        values.append(np.asarray(vol[tuple(found.T)]))
+    coords, values = np.concatenate(coords), np.concatenate(values)
+    e = exclude_border
+    inside = np.all((coords >= e) & (coords < np.array(vol.shape) - e), axis=1)
+    if trivial:  # a constant volume has no peaks (as skimage says)
+        inside[:] = False
+    coords, values = coords[inside], values[inside]
+    coords = coords[np.argsort(-values, kind="stable")]
+    return _spaced(coords, min_distance) if min_distance > 1 else coords
+
+
+def _spaced(coords: np.ndarray, spacing: int) -> np.ndarray:
+    """Greedy thinning in order: drop every point closer than `spacing` (Chebyshev) to an
+    earlier kept one, as skimage's peak spacing does."""
+    from scipy.spatial import cKDTree
+
+    near = cKDTree(coords).query_ball_point(coords, r=spacing - 0.5, p=np.inf)
+    dropped = np.zeros(len(coords), bool)
+    for i, js in enumerate(near):
+        if not dropped[i]:
+            dropped[[j for j in js if j > i]] = True
+    return coords[~dropped]
+
+
 # --- the isotropic grid ("aligned corners", BENCHMARK.md) ----------------------------------
 
 

@@ -102,6 +102,46 @@ def test_normalize_inverts():
     assert V.percentile_range(np.ones(10)) [1] > 1
 
 
+def _awkward_volumes():
+    """Continuous, tied, integer, constant and sparse volumes."""
+    rng = np.random.default_rng(0)
+    noise = rng.normal(size=(20, 30, 40))
+    sparse = (rng.random((20, 30, 40)) < 0.01) * rng.random((20, 30, 40))
+    return [noise.astype(np.float32), np.round(noise).astype(np.float32),
+            rng.gamma(0.5, size=(33, 17, 29)), rng.integers(0, 5, (20, 30, 40)).astype(np.uint16),
+            np.zeros((20, 30, 40), np.float32), sparse.astype(np.float32)]
+
+
+def test_percentiles_by_blocks_equal_numpys_to_the_bit():
+    qs = [0.1, 99.9, 0, 100, 50, 37.3]
+    for v in _awkward_volumes():
+        for q in (qs, 99.0):  # one q keeps a float32 volume's type, as numpy does
+            by_blocks, whole = V.percentiles(v, q, block=500), np.percentile(v, q)
+            np.testing.assert_array_equal(by_blocks, whole)
+            assert np.asarray(by_blocks).dtype == np.asarray(whole).dtype
+    ties = np.round(np.random.default_rng(1).normal(size=5000))
+    ranks = [0, 1, 2500, 4999]
+    found = V._order_statistics(lambda: iter([ties]), ranks, ties.min(), ties.max(), 0, limit=3)
+    assert [found[r] for r in ranks] == list(np.sort(ties)[ranks])  # bins searched again
+
+
+def test_local_maxima_by_slabs_are_skimages_peaks():
+    from scipy.ndimage import gaussian_filter
+    from skimage.feature import peak_local_max
+
+    spots = gaussian_filter(np.random.default_rng(2).normal(size=(40, 60, 60)), 1.5)
+    volumes = _awkward_volumes() + [spots]
+    for v in volumes:
+        for min_distance in (1, 2, 6):
+            threshold = np.percentile(v, 99) if v.any() else 0.0
+            expected = peak_local_max(v, min_distance=min_distance, threshold_abs=threshold,
+                                      exclude_border=1)
+            for block in (1, 2000, 10**6):  # one plane, a few planes, the whole volume
+                found = V.local_maxima(v, min_distance, threshold, block=block)
+                np.testing.assert_array_equal(found, expected.reshape(-1, 3))
+    assert len(V.local_maxima(volumes[-1], 6, np.percentile(volumes[-1], 99))) > 10
+
+
 def test_orientation_fusion_takes_each_view_along_its_slices(rng):
     """Restoring slice by slice leaves each view an error that varies across its slices only
     (xz: along y, yz: along x); the orientation fusion removes most of both, the mean only
