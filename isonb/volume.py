@@ -55,8 +55,12 @@ def percentiles(vol: np.ndarray, q, block: int = PERCENTILE_BLOCK) -> np.ndarray
         for i in range(0, vol.shape[0], step):
             yield np.asarray(vol[i:i + step], dtype=np.float64).ravel()
 
-    lo = min(float(c.min()) for c in chunks())
-    hi = max(float(c.max()) for c in chunks())
+    lo, hi = np.inf, -np.inf
+    for c in chunks():
+        c_lo, c_hi = float(c.min()), float(c.max())
+        if not (np.isfinite(c_lo) and np.isfinite(c_hi)):  # NaN or inf: numpy's rules, copied
+            return np.percentile(vol, q)
+        lo, hi = min(lo, c_lo), max(hi, c_hi)
     h = (vol.size - 1) * (q / 100)
     k = np.floor(h).astype(np.int64)
     ranks = sorted({*k.ravel().tolist(), *np.minimum(k + 1, vol.size - 1).ravel().tolist()})
@@ -89,20 +93,24 @@ def _order_statistics(chunks: Callable[[], Iterator[np.ndarray]], ranks: list[in
     ends = below + np.cumsum(counts)
     bin_of = {r: int(np.searchsorted(ends, r, side="right")) for r in ranks}
     found: dict[int, list[np.ndarray]] = {b: [] for b in bin_of.values()}
+    bounds = {b: (np.inf, -np.inf) for b in found if counts[b] > limit}  # too many to gather
     for c in chunks():
         c, idx = binned(c)
         for b in found:
-            found[b].append(c[idx == b])
+            inside = c[idx == b]
+            if b not in bounds:
+                found[b].append(inside)
+            elif inside.size:
+                bounds[b] = (min(bounds[b][0], inside.min()), max(bounds[b][1], inside.max()))
     out = {}
     for b in found:
-        values = np.sort(np.concatenate(found[b]))
         start = int(ends[b] - counts[b])
         here = [r for r in ranks if bin_of[r] == b]
-        if counts[b] <= limit:
-            out.update({r: float(values[r - start]) for r in here})
+        if b in bounds:
+            out.update(_order_statistics(chunks, here, *map(float, bounds[b]), start, limit))
         else:
-            out.update(_order_statistics(chunks, here, float(values[0]), float(values[-1]),
-                                         start, limit))
+            values = np.sort(np.concatenate(found[b]))
+            out.update({r: float(values[r - start]) for r in here})
     return out
 
 

@@ -7,13 +7,15 @@ import numpy as np
 from isonb import cli
 from isonb.baselines import interpolate
 from isonb.checkpoint import shipped_weights
-from isonb.io import read_stack, write_stack
+from isonb.io import Stack, read_stack, write_stack
 from isonb.notebook import (
+    MAP_ON_CPU_VOXELS,
     restore_stacks,
     score_restorations,
     shown_volumes,
     stack_label,
     stack_manifest,
+    wants_map,
 )
 from isonb.simulate import SimulationConfig, simulate
 
@@ -52,6 +54,20 @@ def test_restoring_without_the_map_writes_none_and_removes_an_earlier_one(tmp_pa
     assert without == with_map and not Path(spread).exists()
     # the shipped weights' refine weight is 0.00: the skipped diffusion changed nothing
     assert np.abs(read_stack(restored).data - sampled).max() <= 1e-3 * np.ptp(sampled)
+
+
+def test_the_map_is_skipped_on_a_cpu_only_for_large_stacks_and_says_so(capsys):
+    import torch
+
+    net = torch.nn.Linear(1, 1)  # on the CPU
+    small = Stack(np.broadcast_to(np.float32(0), (41, 256, 256)), (0.2, 0.1, 0.1), Path("a.tif"))
+    large = Stack(np.broadcast_to(np.float32(0), (100, 1024, 1024)), (0.4, 0.1, 0.1),
+                  Path("b.tif"))  # 397 x 1024 x 1024 output voxels
+    assert 81 * 256 * 256 <= MAP_ON_CPU_VOXELS < 397 * 1024 * 1024
+    assert wants_map("auto", small, net) and capsys.readouterr().out == ""
+    assert not wants_map("auto", large, net)
+    assert "b.tif: skipped on the CPU (397 x 1024 x 1024" in capsys.readouterr().out
+    assert wants_map(True, large, net) and not wants_map(False, small, net)
 
 
 def test_the_notebook_restores_as_the_command_does_and_shows_memory_maps(tmp_path):

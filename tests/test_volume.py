@@ -119,6 +119,10 @@ def test_percentiles_by_blocks_equal_numpys_to_the_bit():
             by_blocks, whole = V.percentiles(v, q, block=500), np.percentile(v, q)
             np.testing.assert_array_equal(by_blocks, whole)
             assert np.asarray(by_blocks).dtype == np.asarray(whole).dtype
+    with_nan = _awkward_volumes()[0].copy()
+    with_nan[3, 4, 5] = np.nan
+    np.testing.assert_array_equal(V.percentiles(with_nan, qs, block=500),
+                                  np.percentile(with_nan, qs))
     ties = np.round(np.random.default_rng(1).normal(size=5000))
     ranks = [0, 1, 2500, 4999]
     found = V._order_statistics(lambda: iter([ties]), ranks, ties.min(), ties.max(), 0, limit=3)
