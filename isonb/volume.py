@@ -126,12 +126,12 @@ def local_maxima(vol: np.ndarray, min_distance: int, threshold: float, exclude_b
     for z0 in range(0, nz, step):
         a, b = max(z0 - min_distance, 0), min(z0 + step + min_distance, nz)
         slab = np.asarray(vol[a:b])
+        core = slab[z0 - a:z0 - a + step]  # the planes this slab answers for
         is_max = (maximum_filter(slab, size=size, mode="nearest") == slab)[z0 - a:z0 - a + step]
         trivial &= bool(is_max.all())
-        is_max &= slab[z0 - a:z0 - a + step] > threshold
-        found = np.argwhere(is_max) + (z0, 0, 0)
-        coords.append(found)
-        values.append(np.asarray(vol[tuple(found.T)]))
+        is_max &= core > threshold
+        coords.append(np.argwhere(is_max) + (z0, 0, 0))
+        values.append(core[is_max])  # in the same (C) order as argwhere's
     coords, values = np.concatenate(coords), np.concatenate(values)
     e = exclude_border
     inside = np.all((coords >= e) & (coords < np.array(vol.shape) - e), axis=1)
