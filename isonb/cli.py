@@ -325,12 +325,12 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from .io import find_stacks, read_stack
 
     paths = [p for x in a.predictions for p in (find_stacks(x) if _is_folder(x) else [x])]
-    gt = read_stack(a.ground_truth).data if a.ground_truth else None
+    gt = read_stack(a.ground_truth, mmap=True).data if a.ground_truth else None  # by blocks
     observed = read_stack(a.observed) if a.observed else None
     deg = estimate_degradation(observed.data, observed.voxel_size) if observed else None
     rows = []
     for path in paths:
-        pred = read_stack(path).data
+        pred = read_stack(path, mmap=True).data
         if observed is not None:
             _check_restored_of(pred.shape, observed, path)
         scores = metrics.evaluate(pred, gt) if gt is not None else metrics.no_reference(

@@ -330,8 +330,12 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
 def _check_finite(data: np.ndarray, path: Path) -> None:
     if data.size == 0:
         raise fail(path, "is empty", "give a stack with data")
-    if np.issubdtype(data.dtype, np.floating) and not np.isfinite(data).all():
-        n = int((~np.isfinite(data)).sum())
+    if not np.issubdtype(data.dtype, np.floating):
+        return
+    data = data.reshape(1) if data.ndim == 0 else data
+    step = max(1, (1 << 22) * len(data) // data.size)  # planes at a time: a memory map stays one
+    n = sum(int((~np.isfinite(data[i:i + step])).sum()) for i in range(0, len(data), step))
+    if n:
         raise fail(path, f"contains {n} NaN/inf values",
                    "replace them (e.g. with 0) and save again")
 

@@ -83,6 +83,17 @@ def test_bad_values_are_refused(tmp_path, bad, message):
         read_stack(path)
 
 
+def test_non_finite_values_are_counted_over_a_memory_mapped_stack(tmp_path):
+    data = np.random.default_rng(0).random((40, 256, 512)).astype(np.float32)  # 2 blocks
+    data[0, 1, 2] = data[39, 3, 4] = np.nan
+    data[20, 5, 6] = np.inf
+    path = tmp_path / "holes.tif"
+    tifffile.imwrite(path, data)
+    for mmap in (False, True):
+        with pytest.raises(IsonbError, match=r"holes\.tif.*contains 3 NaN/inf values.*Fix"):
+            read_stack(path, voxel_size=(0.2, 0.1, 0.1), mmap=mmap)
+
+
 def test_single_plane_stack_is_refused(tmp_path):
     path = tmp_path / "thin.tif"
     data = np.random.default_rng(0).random((1, 2, 8, 8)).astype(np.float32)  # Z=1, 2 channels
