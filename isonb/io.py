@@ -13,7 +13,7 @@ import numpy as np
 import tifffile
 
 from .errors import IsonbError, fail
-from .volume import MIN_Z_RATIO
+from .volume import MIN_Z_RATIO, planes_per_block
 
 VoxelSize = tuple[float, float, float]  # (dz, dy, dx) in micrometres
 
@@ -333,7 +333,7 @@ def _check_finite(data: np.ndarray, path: Path) -> None:
     if not np.issubdtype(data.dtype, np.floating):
         return
     data = data.reshape(1) if data.ndim == 0 else data
-    step = max(1, (1 << 22) * len(data) // data.size)  # planes at a time: a memory map stays one
+    step = planes_per_block(data.shape)  # a memory map is read, not copied whole
     n = sum(int((~np.isfinite(data[i:i + step])).sum()) for i in range(0, len(data), step))
     if n:
         raise fail(path, f"contains {n} NaN/inf values",

@@ -14,7 +14,7 @@ from .degrade import Degradation, data_residual
 from .errors import IsonbError
 from .psf import fwhm_1d
 from .resolution import axial_lateral
-from .volume import local_maxima, percentiles
+from .volume import BLOCK_VOXELS, local_maxima, percentiles, planes_per_block
 
 
 def gt_limits(gt: np.ndarray) -> tuple[float, float]:
@@ -137,14 +137,14 @@ def spectral_ratio(vol: np.ndarray, cutoff: float = 0.25) -> float:
     return high_share(0) / high_share(2)
 
 
-def axis_spectrum(vol: np.ndarray, axis: int, block: int = 1 << 22
+def axis_spectrum(vol: np.ndarray, axis: int, block: int = BLOCK_VOXELS
                   ) -> tuple[np.ndarray, np.ndarray]:
     """(frequencies in cycles per voxel, mean power) of the Hann-windowed 1D spectra along
     `axis` of a volume less its mean (the window keeps edges from leaking power); about
     `block` voxels at a time, so a volume larger than memory (a memory map) can be measured."""
     n = vol.shape[axis]
     other = max((a for a in range(vol.ndim) if a != axis), key=lambda a: vol.shape[a])
-    step = max(1, block * vol.shape[other] // vol.size)
+    step = planes_per_block(vol.shape, other, block)
     blocks = [tuple(slice(i, i + step) if a == other else slice(None) for a in range(vol.ndim))
               for i in range(0, vol.shape[other], step)]
     mean = sum(float(np.sum(vol[b], dtype=np.float64)) for b in blocks) / vol.size
@@ -288,7 +288,7 @@ def write_csv(rows: list[dict], path: str) -> str:
 IN_MEMORY_VOXELS = 2**26  # larger volumes are scored block by block (float64 copies add up)
 
 
-def evaluate_by_blocks(pred: np.ndarray, gt: np.ndarray, block: int = 1 << 22
+def evaluate_by_blocks(pred: np.ndarray, gt: np.ndarray, block: int = BLOCK_VOXELS
                        ) -> dict[str, float]:
     """`evaluate` a few slices (about `block` voxels) at a time: the same quantities from
     float64 sums over blocks (equal up to rounding), with memory bounded by a block (SSIM's
@@ -296,7 +296,7 @@ def evaluate_by_blocks(pred: np.ndarray, gt: np.ndarray, block: int = 1 << 22
     lo, scale = gt_limits(gt)
 
     def blocks(axis: int):
-        step = max(1, block * gt.shape[axis] // gt.size)
+        step = planes_per_block(gt.shape, axis, block)
         for i in range(0, gt.shape[axis], step):
             sl = tuple(slice(i, i + step) if a == axis else slice(None) for a in range(3))
             yield (np.asarray(pred[sl], dtype=np.float64),

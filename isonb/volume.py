@@ -38,18 +38,24 @@ def denormalize(y: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return (np.asarray(y, dtype=np.float32) * (hi - lo) + lo).astype(np.float32, copy=False)
 
 
-PERCENTILE_BLOCK = 1 << 22  # voxels read at once by `percentiles`
+BLOCK_VOXELS = 1 << 22  # voxels a pass by blocks reads at once: its float64 copies ~32 MiB
 _BINS = 1 << 16
 
 
-def percentiles(vol: np.ndarray, q, block: int = PERCENTILE_BLOCK) -> np.ndarray:
+def planes_per_block(shape: tuple[int, ...], axis: int = 0, block: int = BLOCK_VOXELS) -> int:
+    """How many planes across `axis` of an array of `shape` hold about `block` voxels (at
+    least one): the step of the passes that read a large volume a block at a time."""
+    return max(1, block * shape[axis] // int(np.prod(shape)))
+
+
+def percentiles(vol: np.ndarray, q, block: int = BLOCK_VOXELS) -> np.ndarray:
     """`np.percentile(vol, q)` (linear interpolation) without a copy of a large volume (a
     memory map): the order statistics it interpolates are found exactly by histograms
     that narrow to the bins holding them, `block` voxels read at a time."""
     q = np.asarray(q, dtype=np.float64)
     if vol.size <= block:
         return np.percentile(vol, q)
-    step = max(1, block * vol.shape[0] // vol.size)
+    step = planes_per_block(vol.shape, 0, block)
 
     def chunks() -> Iterator[np.ndarray]:
         for i in range(0, vol.shape[0], step):
@@ -121,7 +127,7 @@ def local_maxima(vol: np.ndarray, min_distance: int, threshold: float, exclude_b
     and a margin of `min_distance` planes each side), so a memory map is never copied whole:
     the same peaks in the same order (highest first, then spaced greedily)."""
     size, nz = 2 * min_distance + 1, vol.shape[0]
-    step = max(1, block // int(np.prod(vol.shape[1:])))
+    step = planes_per_block(vol.shape, 0, block)
     coords, values, trivial = [], [], True
     for z0 in range(0, nz, step):
         a, b = max(z0 - min_distance, 0), min(z0 + step + min_distance, nz)
