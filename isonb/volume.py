@@ -69,13 +69,13 @@ def percentiles(vol: np.ndarray, q, block: int = BLOCK_VOXELS) -> np.ndarray:
         lo, hi = min(lo, c_lo), max(hi, c_hi)
     h = (vol.size - 1) * (q / 100)
     k = np.floor(h).astype(np.int64)
-    ranks = sorted({*k.ravel().tolist(), *np.minimum(k + 1, vol.size - 1).ravel().tolist()})
+    k1 = np.minimum(k + 1, vol.size - 1)  # the order statistic above, within the data
+    ranks = sorted({*k.ravel().tolist(), *k1.ravel().tolist()})
     x = _order_statistics(chunks, ranks, lo, hi, 0)
     # numpy's lerp from whichever end is nearer, in the data's float type for one q
     dtype = vol.dtype if q.ndim == 0 and vol.dtype.kind == "f" else np.float64
     below = np.array([x[r] for r in k.ravel()], dtype).reshape(k.shape)
-    above = np.array([x[r] for r in np.minimum(k + 1, vol.size - 1).ravel()], dtype
-                     ).reshape(k.shape)
+    above = np.array([x[r] for r in k1.ravel()], dtype).reshape(k.shape)
     t = h - k if q.ndim else float(h - k)
     out = np.where(t >= 0.5, above - (above - below) * (1 - t), below + (above - below) * t)
     return out.astype(dtype, copy=False)
