@@ -6,7 +6,7 @@ degradation, estimated from the stack; optionally `learned_degradation`) -> `pat
 training data) -> `models`, `diffusion` and `ldm` (the latent diffusion model) -> `loop` and
 `train` (training; `checkpoint` saves, `devices` places) -> `baselines` and `restore`
 (methods; `uncertainty` makes the LDM's map, `streaming` writes a restoration into its file
-with bounded memory, `chunked` runs it on dask) -> `metrics`
+with bounded memory, `provenance` the record beside it, `chunked` runs it on dask) -> `metrics`
 (BENCHMARK.md scores) -> `notebook` (what the notebooks share) -> `viewer` -> `cli`
 (`python -m isonb`, its `choices`).
 """

@@ -123,7 +123,8 @@ def training_minutes(card: dict) -> float:
 
 def load_model(folder: str | Path, method: str, build: Callable[[dict], torch.nn.Module],
                dev: str | torch.device = "cpu") -> tuple[torch.nn.Module, dict]:
-    """Rebuild a model from its card with `build(config)` and load its weights strictly."""
+    """Rebuild a model from its card with `build(config)` and load its weights strictly; the
+    model's `weights_record` names them (folder, sha256, seed) for a restoration's sidecar."""
     folder = Path(folder)
     card = read_card(folder)
     if card.get("method", method) != method:
@@ -139,4 +140,6 @@ def load_model(folder: str | Path, method: str, build: Callable[[dict], torch.nn
         first = str(err).strip().splitlines()[0][:300]
         raise IsonbError(f"{folder}: the weights do not match the config in {CARD} ({first}). "
                          "Fix: use the model.json written with these weights") from None
+    model.weights_record = {"folder": str(folder.resolve()), "method": method,
+                            "sha256": card.get("sha256"), "seed": card.get("seed")}
     return model.to(dev).eval(), card

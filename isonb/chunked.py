@@ -11,6 +11,7 @@ distributed, zarr).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +20,15 @@ import numpy as np
 from . import degrade
 from .errors import IsonbError
 from .io import VoxelSize
-from .restore import DIFFUSION_HALO, HALO, load_network, restore_view, will_sample
+from .restore import (
+    DIFFUSION_HALO,
+    HALO,
+    RestoreConfig,
+    configured,
+    load_network,
+    restore_view,
+    will_sample,
+)
 from .volume import denormalize, fuse_views, isotropic_depth, percentile_range, resolve_fusion
 
 FILTER_HALO = 64  # px of neighbours the fusion and refocusing filters see around each block
@@ -43,18 +52,17 @@ def summary_region(shape: tuple[int, int, int]) -> tuple[slice, slice, slice]:
 
 
 def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: str = "ldm",
-                 samples: int = 2, steps: int = 4, seed: int = 0, tile: int = 1024,
-                 chunk: int = 512, diffusion: str = "auto", refocus: bool = True,
-                 device: str = "cpu", fusion: str = "auto", output: str = "mean"):
+                 config: RestoreConfig | None = None, *, chunk: int = 512, device: str = "cpu",
+                 **settings):
     """A dask array (isotropic z, y, x), float32, of `observed` (a (z, y, x) dask or numpy
-    array, e.g. `dask.array.from_zarr`) restored by the network in `weights`.
+    array, e.g. `dask.array.from_zarr`) restored by the network in `weights` as `config`
+    says (default: `diffusion="auto"`; `settings` replace its fields; no uncertainty map).
 
     Blocks are `chunk` px wide laterally (a multiple of 8, at least `DIFFUSION_HALO`).
     Nothing is computed until the result is (`.compute()`, `.to_zarr()`), except the
     statistics every block shares, measured on `summary_region`: the intensity percentiles,
     the band estimate refocusing uses and, with `diffusion="auto"`, the probe that decides
-    whether the diffusion is sampled (`restore.will_sample`). `fusion`: see
-    `volume.resolve_fusion`; `output` ("mean" or "sample"): see `restore.restore_slices`.
+    whether the diffusion is sampled (`restore.will_sample`).
     """
     import dask.array as da
 
@@ -68,22 +76,22 @@ def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: s
     n_out = isotropic_depth(nz, dz, dx)
     summary = np.asarray(observed[summary_region(observed.shape)], dtype=np.float32)
     limits = percentile_range(summary)
+    cfg = configured(config or RestoreConfig(diffusion="auto"), settings)
     model = _network(str(weights), method, device)
-    sampling = will_sample(model, summary, voxel_size, limits, diffusion, output == "sample",
-                           samples=samples, steps=steps, seed=seed, tile=tile)
+    sampling = will_sample(model, summary, voxel_size, limits, cfg, cfg.output == "sample")
     halo = DIFFUSION_HALO if sampling else HALO
     kw = dict(weights=str(weights), method=method, device=device, voxel_size=voxel_size,
-              limits=limits, halo=halo, full=(ny, nx), samples=samples, steps=steps, seed=seed,
-              tile=tile, diffusion=sampling, kind=output)  # dask's blockwise has an `output`
+              limits=limits, halo=halo, full=(ny, nx),
+              config=replace(cfg, diffusion="on" if sampling else "off"))
     blocks = observed.astype(np.float32).rechunk((nz, block_sizes(ny, chunk, halo),
                                                   block_sizes(nx, chunk, halo)))
     views = da.map_overlap(_restore_block, blocks, depth={0: 0, 1: halo, 2: halo},
                            boundary="none", trim=False, dtype=np.float32,
                            chunks=((2 * n_out,), blocks.chunks[1], blocks.chunks[2]), **kw)
-    deg = degrade.estimate_degradation(summary, voxel_size) if refocus and method == "ldm" \
-        else None
+    deg = degrade.estimate_degradation(summary, voxel_size) \
+        if cfg.refocus and method == "ldm" else None
     deg = deg if deg is not None and len(deg.band_sigmas) >= 2 else None
-    fusion = resolve_fusion(fusion, method == "ldm", output)
+    fusion = resolve_fusion(cfg.fusion, method == "ldm", cfg.output)
     depth = FILTER_HALO if deg is not None or fusion != "average" else 0
     fused = da.map_overlap(_fuse_block, views, depth={0: 0, 1: depth, 2: depth},
                            boundary="none", trim=False, dtype=np.float32,
@@ -110,13 +118,13 @@ def _core(block_info: dict, halo: int) -> tuple[tuple[slice, slice], tuple[int, 
 
 def _restore_block(block: np.ndarray, block_info: dict, weights: str, method: str, device: str,
                    voxel_size: VoxelSize, limits: tuple[float, float], halo: int,
-                   full: tuple[int, int], kind: str, **kw) -> np.ndarray:
+                   full: tuple[int, int], config: RestoreConfig) -> np.ndarray:
     """The normalised xz and yz restorations of one haloed block's core, one after the other
     along z: (2 * isotropic z, core y, core x)."""
     (cy, cx), (oy, ox) = _core(block_info, halo)
     model = _network(weights, method, device)
     args = dict(limits=limits, voxel_size=voxel_size, model=model, progress=False,
-                output=kind, **kw)
+                config=config)
     xz, _ = restore_view(block, "xz", cy, origin=ox, width=full[1], **args)  # (y, z, x)
     yz, _ = restore_view(block, "yz", cx, origin=oy, width=full[0], **args)  # (x, z, y)
     return np.concatenate([xz[:, :, cx].transpose(1, 0, 2), yz[:, :, cy].transpose(1, 2, 0)])

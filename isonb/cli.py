@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .choices import (
     DEGRADATIONS,
@@ -36,6 +37,8 @@ from .choices import (
 from .errors import IsonbError
 
 # Imports of numpy, torch and isonb's stages happen inside the verbs: `--help` stays fast.
+if TYPE_CHECKING:
+    from .restore import RestoreConfig
 
 
 def _add_stack_options(p: argparse.ArgumentParser) -> None:
@@ -150,6 +153,7 @@ def _refuse_inapplicable(a: argparse.Namespace) -> None:
 def cmd_restore(a: argparse.Namespace) -> int:
     """`isonb restore`: a stack, a folder of stacks or 2D axial images, restored."""
     from .io import read_image, write_stack
+    from .provenance import sidecar_path
     from .restore import restore_axial_images
 
     if _is_folder(a.input):
@@ -168,16 +172,15 @@ def cmd_restore(a: argparse.Namespace) -> int:
         if images.ndim not in (2, 3):
             raise IsonbError(f"{a.input}: expected a 2D axial image or a stack of them, got "
                              f"shape {images.shape}. Fix: save each axial slice as (z, x)")
-        result, spread = restore_axial_images(images, _load_model(a), samples=a.samples,
-                                              steps=a.steps, seed=a.seed, output=a.output_kind,
-                                              uncertainty_samples=a.uncertainty_samples)
+        result, spread = restore_axial_images(images, _load_model(a), _restore_config(a))
         write_stack(a.output, result, None, overwrite=a.overwrite)
         if a.uncertainty:
             write_stack(a.uncertainty, spread, None, overwrite=a.overwrite)
-        shape = result.shape
+        shape, record = result.shape, ""
     else:
-        shape = _restore_stack(a)
-    print(f"{a.method}: {a.input} -> {a.output} {shape} in {time.perf_counter() - t:.1f} s")
+        shape, record = _restore_stack(a), f" (record: {sidecar_path(a.output).name})"
+    print(f"{a.method}: {a.input} -> {a.output} {shape} in {time.perf_counter() - t:.1f} s"
+          + record)
     return 0
 
 
@@ -190,6 +193,7 @@ def _restore_folder(a: argparse.Namespace) -> int:
     """Every stack of the input folder restored into the output folder, same file names (the
     spreads into the --uncertainty folder)."""
     from .io import find_stacks
+    from .provenance import sidecar_path
 
     paths = find_stacks(a.input)
     if Path(a.output).suffix:
@@ -198,7 +202,7 @@ def _restore_folder(a: argparse.Namespace) -> int:
     for path in paths:
         out = Path(a.output) / path.name
         spread = Path(a.uncertainty) / path.name if a.uncertainty else None
-        _check_outputs(a, out, spread)
+        _check_outputs(a, out, spread, sidecar_path(out))
     for path in paths:
         spread = str(Path(a.uncertainty) / path.name) if a.uncertainty else None
         cmd_restore(argparse.Namespace(**{**vars(a), "input": str(path), "output": str(
@@ -224,11 +228,19 @@ def _restore_stack(a: argparse.Namespace) -> tuple[int, ...]:
                                rl_iterations=a.iterations)
     if a.method == "ldm" and a.weights is None:
         _warn_outside_shipped_range(stacks[0])
-    return restore_to_file(
-        stacks, a.output, model, a.method, spread=a.uncertainty, overwrite=a.overwrite,
-        scratch=a.scratch, samples=a.samples, steps=a.steps, seed=a.seed, batch=a.batch,
-        tile=a.tile, refocus=not a.no_refocus, diffusion=a.diffusion, precision=a.precision,
-        fusion=a.fusion, output=a.output_kind, uncertainty_samples=a.uncertainty_samples)
+    return restore_to_file(stacks, a.output, model, a.method, _restore_config(a),
+                           spread=a.uncertainty, overwrite=a.overwrite, scratch=a.scratch)
+
+
+def _restore_config(a: argparse.Namespace) -> RestoreConfig:
+    """restore's network options as the restore stage's config."""
+    from .restore import RestoreConfig
+
+    return RestoreConfig(samples=a.samples, steps=a.steps, seed=a.seed, diffusion=a.diffusion,
+                         output=a.output_kind, uncertainty=bool(a.uncertainty),
+                         uncertainty_samples=a.uncertainty_samples, fusion=a.fusion,
+                         refocus=not a.no_refocus, tile=a.tile, batch=a.batch,
+                         precision=a.precision)
 
 
 def _warn_outside_shipped_range(stack) -> None:

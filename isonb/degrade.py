@@ -208,9 +208,16 @@ def _gaussian(t: np.ndarray, a: float, mu: float, sd: float, c: float) -> np.nda
     return a * np.exp(-((t - mu) ** 2) / (2 * sd**2)) + c
 
 
+MIN_PROFILE = 5  # samples a Gaussian-plus-offset fit (4 parameters) needs
+
+
 def gaussian_width(profile: np.ndarray, spacing: float) -> float:
     """Standard deviation (in units of `spacing`) of a Gaussian plus offset fitted to a
-    single-peaked profile centred on its maximum; nan when the fit fails."""
+    single-peaked profile centred on its maximum; nan when the fit fails or the profile has
+    fewer than `MIN_PROFILE` samples (its 4 parameters need more: a stack sampled every 5 µm
+    gives 3 planes within a spot's isolation distance)."""
+    if len(profile) < MIN_PROFILE:
+        return float("nan")
     t = (np.arange(len(profile)) - len(profile) // 2) * spacing
     p = np.asarray(profile, dtype=np.float64)
     try:

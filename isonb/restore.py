@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,15 @@ from tqdm.auto import tqdm
 from . import degrade
 from .baselines import interpolate, richardson_lucy
 from .checkpoint import to_numpy
-from .choices import DIFFUSION, METHODS, NETWORKS, OUTPUTS, UNCERTAINTY_SAMPLES
+from .choices import (
+    DIFFUSION,
+    FUSIONS,
+    METHODS,
+    NETWORKS,
+    OUTPUTS,
+    PRECISIONS,
+    UNCERTAINTY_SAMPLES,
+)
 from .devices import autocast, resolve_device
 from .errors import IsonbError
 from .io import VoxelSize
@@ -66,6 +74,51 @@ DIFFUSION_HALO = 128
 EDGE = 8  # as good as 16 on the map (puncta: stripe score 1.44 against 1.41)
 SAMPLE_DRIFT = 8  # slices over which a sample output's noise turns into the next anchor's
 VIEWS = ("xz", "yz")
+# Output planes fused and refocused at a time: their FFTs (mirror-padded, double precision)
+# hold about 40 bytes a voxel. With 8 instead of 16, and `release_free_memory` before them,
+# the fusion's peak on large.py's 1024 x 1024 stack fell from 2.0 to 1.3 GiB (in-process,
+# RESULTS "Stacks of real size"). Every plane is filtered on its own: the output is the same
+# to the bit.
+SLAB = 8
+
+
+@dataclass(frozen=True)
+class RestoreConfig:
+    """How a trained network restores a stack: the restore stage's settings, kept in the
+    sidecar beside each restoration (`provenance`), so that they give the same volume again."""
+
+    samples: int = 2  # K: diffusion samples averaged into the mean output
+    steps: int = 4  # DDIM steps per sample
+    seed: int = 0  # seed of the latent noise, tied to positions: tiles and blocks agree
+    diffusion: str = "on"  # "on", "off" (the regression estimate alone), "auto" (`will_sample`)
+    output: str = "mean"  # "mean" (the MMSE estimate) or "sample" (one posterior sample)
+    drift: int = SAMPLE_DRIFT  # slices over which a sample's noise turns (`drifting_noise`)
+    uncertainty: bool = True  # also the calibrated spread of `isonb.uncertainty`
+    uncertainty_samples: int = UNCERTAINTY_SAMPLES  # per slice, with noise of its own
+    fusion: str = "auto"  # how the xz and yz views are combined (`volume.resolve_fusion`)
+    refocus: bool = True  # the LDM's lateral bands given their in-focus weight (`degrade`)
+    tile: int = 1024  # px of a tile's core; tiles give the whole slice's result
+    batch: int | None = None  # slices per pass; None: as many as fit (`batch_size`)
+    precision: str = "auto"  # the networks' arithmetic (`devices.autocast`)
+    slab: int = SLAB  # output planes fused at a time: memory, not results
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("diffusion", DIFFUSION), ("output", OUTPUTS),
+                              ("fusion", FUSIONS), ("precision", PRECISIONS)):
+            if getattr(self, name) not in allowed:
+                raise IsonbError(f"{name}={getattr(self, name)!r}; Fix: choose one of "
+                                 f"{', '.join(allowed)}")
+        for name in ("steps", "drift", "tile", "slab"):
+            if getattr(self, name) < 1:
+                raise IsonbError(f"{name}={getattr(self, name)}; Fix: give a positive number")
+
+
+def configured(config: RestoreConfig | None, settings: dict) -> RestoreConfig:
+    """`config` (default `RestoreConfig()`) with the named `settings` replaced."""
+    config = config or RestoreConfig()
+    if unknown := set(settings) - set(config.__dataclass_fields__):
+        raise TypeError(f"RestoreConfig has no setting {', '.join(sorted(unknown))}")
+    return replace(config, **settings)
 
 
 def restore(observed: np.ndarray, voxel_size: VoxelSize, method: str = "cubic",
@@ -157,45 +210,47 @@ def batch_size(model: torch.nn.Module, window: tuple[int, int], batch: int | Non
 
 
 @torch.no_grad()
-def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
-                   steps: int = 4, seed: int = 0, batch: int | None = None, tile: int = 1024,
-                   halo: int | None = None, diffusion: bool = True, progress: bool = True,
-                   origin: int = 0, width: int | None = None, precision: str = "auto",
-                   spread_samples: int = 0, slice_ids: np.ndarray | None = None, view: int = 0,
-                   output: str = "mean", drift: int = SAMPLE_DRIFT
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def restore_slices(model: torch.nn.Module, images: np.ndarray,
+                   config: RestoreConfig | None = None, *, spread_samples: int = 0,
+                   halo: int | None = None, progress: bool = True, origin: int = 0,
+                   width: int | None = None, slice_ids: np.ndarray | None = None,
+                   view: int = 0, **settings) -> tuple[np.ndarray, np.ndarray]:
     """Restore a stack of normalised axial images (n, z, w): (output, variance).
 
-    For the LDM, the output is the mean of `samples` DDIM samples of `steps` steps from
-    position-tied noise shared by every slice (or, with `diffusion=False`, its regression
-    estimate alone), or with `output="sample"` one sample, unshrunk (`LDM.restore_groups`
-    with refine=False), from noise drifting from slice to slice over `drift` slices
-    (`drifting_noise`); other networks are deterministic. The variance is the unbiased one
-    of `spread_samples` further samples whose noise is each slice's own (seeded by `seed`,
-    `view` and `slice_ids`, default 0..n-1: see `uncertainty`), zero when none are drawn.
-    For the LDM, images are mirror-padded by `EDGE` px at their lateral edges; all are
-    padded to the network's multiple and cut into `tile`-px cores read with
-    `halo` px of context (default `HALO`, `DIFFUSION_HALO` when sampling), on the
-    network's grid, so tiles give the whole image's result (see `volume.halo_tiles`).
-    When the images are a window of wider slices (a block of a chunked volume), `origin`
-    (a multiple of the network's multiple) and `width` say where, so that the window gets
-    the whole slices' noise. `precision`: see `devices.autocast` (fp16 on a CUDA GPU).
+    `config` (with `settings` replaced, `configured`) says how. For the LDM, the output is
+    the mean of `samples` DDIM samples of `steps` steps from position-tied noise shared by
+    every slice (or, with `diffusion="off"`, its regression estimate alone; "auto" is
+    decided by the caller, `will_sample`, and samples here), or with `output="sample"` one
+    sample, unshrunk (`LDM.restore_groups` with refine=False), from noise drifting from slice
+    to slice over `drift` slices (`drifting_noise`); other networks are deterministic. The
+    variance is the unbiased one of `spread_samples` further samples whose noise is each
+    slice's own (seeded by `seed`, `view` and `slice_ids`, default 0..n-1: see
+    `uncertainty`), zero when none are drawn. For the LDM, images are mirror-padded by
+    `EDGE` px at their lateral edges; all are padded to the network's multiple and cut into
+    `tile`-px cores read with `halo` px of context (default `HALO`, `DIFFUSION_HALO` when
+    sampling), on the network's grid, so tiles give the whole image's result (see
+    `volume.halo_tiles`). When the images are a window of wider slices (a block of a chunked
+    volume), `origin` (a multiple of the network's multiple) and `width` say where, so that
+    the window gets the whole slices' noise. `precision`: see `devices.autocast` (fp16 on a
+    CUDA GPU).
     """
+    cfg = configured(config, settings)
+    samples, output = cfg.samples, cfg.output
     dev = next(model.parameters()).device
     n, h, w = images.shape
-    sampling = _will_sample_slices(model, diffusion, samples, output)
+    sampling = _will_sample_slices(model, cfg.diffusion != "off", samples, output)
     samples = 1 if output == "sample" else samples  # the first of the mean's noises
     halo = (DIFFUSION_HALO if sampling else HALO) if halo is None else halo
     full = width or w
     edge, left, right = _mirrored_edges(model, origin, w, full)
-    source = NoiseSource(model, (h, full + 2 * edge), (origin + edge - left) // 4, seed, view,
-                         drift)
+    source = NoiseSource(model, (h, full + 2 * edge), (origin + edge - left) // 4, cfg.seed,
+                         view, cfg.drift)
     noise = source.shared(samples).to(dev) if sampling and output == "mean" else None
     images = np.pad(images, ((0, 0), (0, 0), (left, right)), mode="reflect")
     padded, _ = pad_to(torch.from_numpy(images)[:, None], model.multiple)
-    tiles = list(iter_halo_tiles(padded.shape[-2:], tile, halo, model.multiple))
+    tiles = list(iter_halo_tiles(padded.shape[-2:], cfg.tile, halo, model.multiple))
     largest = max((wy.stop - wy.start, wx.stop - wx.start) for (wy, wx), _, _ in tiles)
-    batch = batch_size(model, largest, batch)
+    batch = batch_size(model, largest, cfg.batch)
     mean = np.zeros((n, *padded.shape[-2:]), dtype=np.float32)
     var = np.zeros_like(mean)
     ids = np.arange(n) if slice_ids is None else np.asarray(slice_ids)
@@ -209,8 +264,8 @@ def restore_slices(model: torch.nn.Module, images: np.ndarray, samples: int = 2,
         for (wy, wx), core, (oy, ox) in tiles:
             x = padded[rows, :, wy, wx].to(dev)
             latent = np.s_[..., wy.start // 4:wy.stop // 4, wx.start // 4:wx.stop // 4]
-            with autocast(dev, precision):
-                out, extra = _tile_outputs(model, x, noise, own, latent, steps, output)
+            with autocast(dev, cfg.precision):
+                out, extra = _tile_outputs(model, x, noise, own, latent, cfg.steps, output)
             if extra is not None:
                 var[rows, oy, ox] = to_numpy(extra[:, :, 0][..., core[0], core[1]]).var(0, ddof=1)
             mean[rows, oy, ox] = to_numpy(out[:, :, 0][..., core[0], core[1]]).mean(0)
@@ -234,11 +289,8 @@ def _mirrored_edges(model: torch.nn.Module, origin: int, w: int, full: int
 
 def _will_sample_slices(model: torch.nn.Module, diffusion: bool, samples: int,
                         output: str) -> bool:
-    """Whether `restore_slices` samples the LDM's diffusion; refuses an output it cannot
-    give."""
+    """Whether `restore_slices` samples the LDM's diffusion; refuses a sample it cannot draw."""
     sampling = isinstance(model, LDM) and diffusion and samples > 0
-    if output not in OUTPUTS:
-        raise IsonbError(f"output {output!r}; Fix: choose one of {', '.join(OUTPUTS)}")
     if output == "sample" and not sampling:
         raise IsonbError("output 'sample': a sample needs the LDM's diffusion. Fix: use "
                          "--method ldm without --diffusion off, or --output mean")
@@ -308,24 +360,20 @@ def restore_view(observed: np.ndarray, view: str, rows: slice, limits: tuple[flo
 
 
 def will_sample(model: torch.nn.Module, observed: np.ndarray, voxel_size: VoxelSize,
-                limits: tuple[float, float], diffusion: str, samples_needed: bool,
-                samples: int, steps: int, seed: int, tile: int, precision: str = "auto") -> bool:
-    """Whether the LDM's diffusion is sampled: `diffusion` "on" or "off", or "auto": unless
-    samples are needed (an uncertainty map, a sample output), only when its correction,
-    measured on 4 xz slices, is at least `DIFFUSION_NEGLIGIBLE` of the intensity range (said
-    in one line)."""
-    if diffusion not in DIFFUSION:
-        raise IsonbError(f"diffusion={diffusion!r}; Fix: choose on, off or auto")
-    if not isinstance(model, LDM) or diffusion == "off" or samples < 1:
+                limits: tuple[float, float], config: RestoreConfig, samples_needed: bool) -> bool:
+    """Whether the LDM's diffusion is sampled: `config.diffusion` "on" or "off", or "auto":
+    unless samples are needed (an uncertainty map, a sample output), only when its
+    correction, measured on 4 xz slices, is at least `DIFFUSION_NEGLIGIBLE` of the intensity
+    range (said in one line)."""
+    if not isinstance(model, LDM) or config.diffusion == "off" or config.samples < 1:
         return False
-    if diffusion == "on" or samples_needed:
+    if config.diffusion == "on" or samples_needed:
         return True
     ny = observed.shape[1]
     probes = np.linspace(0, ny - 1, min(4, ny)).astype(int)
     dz, _, dx = voxel_size
     images = reslice_isotropic(normalize(observed[:, probes, :], *limits), dz, dx, order=3)
-    rms = diffusion_correction(model, images.transpose(1, 0, 2), samples=samples, steps=steps,
-                               seed=seed, tile=tile, precision=precision)
+    rms = diffusion_correction(model, images.transpose(1, 0, 2), config)
     sampling = rms >= DIFFUSION_NEGLIGIBLE
     print(f"diffusion: its correction is {100 * rms:.3f} % of the intensity range on "
           f"{len(probes)} xz slices: " + ("sampled" if sampling else
@@ -333,14 +381,11 @@ def will_sample(model: torch.nn.Module, observed: np.ndarray, voxel_size: VoxelS
     return sampling
 
 
-def diffusion_correction(model: LDM, images: np.ndarray, samples: int, steps: int,
-                         seed: int, tile: int, precision: str = "auto") -> float:
+def diffusion_correction(model: LDM, images: np.ndarray, config: RestoreConfig) -> float:
     """RMS of the diffusion's correction w * (mean_k x_k - D(E(x_hat))) on normalised axial
     images, as a fraction of the intensity range: how much sampling changes the output."""
-    kw = dict(samples=samples, steps=steps, seed=seed, tile=tile, progress=False,
-              precision=precision)
-    full, _ = restore_slices(model, images, **kw)
-    plain, _ = restore_slices(model, images, diffusion=False, **kw)
+    full, _ = restore_slices(model, images, config, progress=False, diffusion="on")
+    plain, _ = restore_slices(model, images, config, progress=False, diffusion="off")
     return float(np.sqrt(np.mean((full - plain) ** 2)))
 
 
@@ -370,12 +415,6 @@ class ScratchArray:
 
 
 IN_MEMORY_BYTES = 2**29  # restored slices beyond this go to scratch files on disk
-# Output planes fused and refocused at a time: their FFTs (mirror-padded, double precision)
-# hold about 40 bytes a voxel. With 8 instead of 16, and `release_free_memory` before them,
-# the fusion's peak on large.py's 1024 x 1024 stack fell from 2.0 to 1.3 GiB (in-process,
-# RESULTS "Stacks of real size"). Every plane is filtered on its own: the output is the same
-# to the bit.
-SLAB = 8
 DIFFUSION_NEGLIGIBLE = 1e-3  # "auto": sampling is skipped below this RMS correction
 
 
@@ -390,17 +429,17 @@ def release_free_memory() -> None:
 
 
 def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn.Module,
-                    **kw) -> tuple[np.ndarray, np.ndarray | None]:
+                    config: RestoreConfig | None = None, **kw
+                    ) -> tuple[np.ndarray, np.ndarray | None]:
     """Restore a stack with a trained network: (volume, spread) on the isotropic grid.
 
-    Holds the whole volume in memory; `restore_network_slabs` (same keyword arguments)
-    streams it. The spread is None where it was not computed (not asked for, or nothing
-    sampled).
+    Holds the whole volume in memory; `restore_network_slabs` (same arguments) streams it.
+    The spread is None where it was not computed (not asked for, or nothing sampled).
     """
     nz, ny, nx = observed.shape
     vol = np.empty((isotropic_depth(nz, voxel_size[0], voxel_size[2]), ny, nx), np.float32)
     spread: np.ndarray | None = None
-    for z0, v, u in restore_network_slabs(observed, voxel_size, model, **kw):
+    for z0, v, u in restore_network_slabs(observed, voxel_size, model, config, **kw):
         vol[z0:z0 + len(v)] = v
         if u is not None:
             spread = np.empty(vol.shape, np.float32) if spread is None else spread
@@ -409,15 +448,11 @@ def restore_network(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn
 
 
 def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: torch.nn.Module,
-                          samples: int = 2, steps: int = 4, seed: int = 0,
-                          batch: int | None = None, progress: bool = True,
-                          refocus: bool = True, tile: int = 1024, uncertainty: bool = True,
-                          diffusion: str = "on", scratch: str | Path | None = None,
-                          slab: int = SLAB, precision: str = "auto", fusion: str = "auto",
-                          uncertainty_samples: int = UNCERTAINTY_SAMPLES, output: str = "mean",
-                          drift: int = SAMPLE_DRIFT
-                          ) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
-    """Restore a stack with a trained network, yielding (z0, planes, spread planes) in order.
+                          config: RestoreConfig | None = None, *, progress: bool = True,
+                          scratch: str | Path | None = None, decided: dict | None = None,
+                          **settings) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """Restore a stack with a trained network as `config` says (with `settings` replaced,
+    `configured`), yielding (z0, planes, spread planes) in order.
 
     The stack is percentile-normalised and cubic-resliced a block of slices at a time; xz
     and yz slices are restored separately (kept in memory, or in scratch files in `scratch`
@@ -430,25 +465,24 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     its correction is below 0.1 % of the intensity range. The spread (with `uncertainty`,
     None otherwise) is the calibrated posterior spread of `isonb.uncertainty`, from
     `uncertainty_samples` samples per slice with noise of its own, plus, for the mean, the
-    views' disagreement (`uncertainty.disagreement`). `output`: "mean" (the
-    MMSE estimate, what SSIM and PSNR reward) or "sample" (one posterior sample per slice,
-    from the seed's noise drifting over `drift` slices, for looking at: `restore_slices`).
-    `precision`: see `devices.autocast` (fp16 mixed precision on a CUDA GPU, fp32 elsewhere).
+    views' disagreement (`uncertainty.disagreement`). `output`: "mean" (the MMSE estimate,
+    what SSIM and PSNR reward) or "sample" (one posterior sample per slice, drifting over
+    `drift` slices: `restore_slices`). `decided`, when given, is filled with what the stack
+    decided: whether the diffusion was sampled, the fusion, whether it was refocused, the
+    map's calibration.
     """
+    cfg = configured(config, settings)
     dz, _, dx = voxel_size
     nz, ny, nx = observed.shape
     n_out = isotropic_depth(nz, dz, dx)
     lo, hi = percentile_range(observed)
-    fusion = resolve_fusion(fusion, isinstance(model, LDM), output)
-    sampling = will_sample(model, observed, voxel_size, (lo, hi), diffusion,
-                           uncertainty or output == "sample", samples=samples, steps=steps,
-                           seed=seed, tile=tile, precision=precision)
-    keep_spread = sampling and uncertainty and uncertainty_samples > 1
-    kw = dict(samples=samples, steps=steps, seed=seed, batch=batch, tile=tile,
-              diffusion=sampling, progress=False, precision=precision, output=output,
-              drift=drift,
-              spread_samples=uncertainty_samples if keep_spread else 0)
-    step = batch_size(model, (min(tile, n_out), min(tile, max(nx, ny))), batch)
+    fusion = resolve_fusion(cfg.fusion, isinstance(model, LDM), cfg.output)
+    sampling = will_sample(model, observed, voxel_size, (lo, hi), cfg,
+                           cfg.uncertainty or cfg.output == "sample")
+    keep_spread = sampling and cfg.uncertainty and cfg.uncertainty_samples > 1
+    kw = dict(config=replace(cfg, diffusion="on" if sampling else "off"), progress=False,
+              spread_samples=cfg.uncertainty_samples if keep_spread else 0)
+    step = batch_size(model, (min(cfg.tile, n_out), min(cfg.tile, max(nx, ny))), cfg.batch)
     with _view_buffers((n_out, ny, nx), keep_spread, scratch) as (means, variances):
         with tqdm(total=ny + nx, desc="restoring xz and yz slices", disable=not progress) as bar:
             for view, a, mean, var in _restored_views(observed, voxel_size, model, (lo, hi),
@@ -459,12 +493,15 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
                 bar.update(len(mean))
         release_free_memory()
         estimate = degrade.estimate_degradation(observed, voxel_size) if isinstance(
-            model, LDM) and (refocus or keep_spread) else None
-        deg = _refocus_degradation(estimate) if refocus and estimate is not None else None
+            model, LDM) and (cfg.refocus or keep_spread) else None
+        deg = _refocus_degradation(estimate) if cfg.refocus and estimate is not None else None
         scale = _spread_scale(model, observed, (lo, hi), estimate, kw) if keep_spread else 1.0
-        for z0 in range(0, n_out, slab):
-            z1 = min(z0 + slab, n_out)
-            fused, var = _fused_planes(means, variances, z0, z1, fusion, deg, output, scale)
+        if decided is not None:
+            decided.update(diffusion_sampled=sampling, fusion=fusion, refocused=deg is not None,
+                           spread_scale=float(scale) if keep_spread else None)
+        for z0 in range(0, n_out, cfg.slab):
+            z1 = min(z0 + cfg.slab, n_out)
+            fused, var = _fused_planes(means, variances, z0, z1, fusion, deg, cfg.output, scale)
             spread = None if var is None else ((hi - lo) * np.sqrt(var)).astype(np.float32)
             yield z0, denormalize(fused, lo, hi), spread
 
@@ -566,7 +603,7 @@ def _spread_scale(model: LDM, observed: np.ndarray, limits: tuple[float, float],
     pairs, against the mean's errors whatever the output, said in one line; 1 where it cannot
     be calibrated."""
     scale = calibrate_scale(pair_restorer(model, {**kw, "output": "mean"}), observed, limits, deg,
-                            patch=min(64, *observed.shape[1:]), seed=kw["seed"])
+                            patch=min(64, *observed.shape[1:]), seed=kw["config"].seed)
     if scale is None:
         print("uncertainty: not calibrated (the stack's noise alone covers the errors on its "
               "synthetic pairs): the samples' spread as it is")
@@ -576,21 +613,21 @@ def _spread_scale(model: LDM, observed: np.ndarray, limits: tuple[float, float],
     return scale
 
 
-def restore_axial_images(images: np.ndarray, model: torch.nn.Module, samples: int = 2,
-                         steps: int = 4, seed: int = 0, progress: bool = True,
-                         uncertainty_samples: int = UNCERTAINTY_SAMPLES, output: str = "mean"
-                         ) -> tuple[np.ndarray, np.ndarray]:
+def restore_axial_images(images: np.ndarray, model: torch.nn.Module,
+                         config: RestoreConfig | None = None, progress: bool = True,
+                         **settings) -> tuple[np.ndarray, np.ndarray]:
     """Restore 2D axial images (z first, already on the isotropic grid): (mean, spread), or
     with `output="sample"` (one posterior sample, spread).
 
-    The spread is that of `uncertainty_samples` samples per image with noise of its own,
-    smoothed as in `isonb.uncertainty`; with no stack to calibrate on, it is not calibrated.
+    With `uncertainty`, the spread is that of `uncertainty_samples` samples per image with
+    noise of its own, smoothed as in `isonb.uncertainty` (with no stack to calibrate on, not
+    calibrated); zero without.
     """
+    cfg = configured(config, settings)
     stack = images[None] if images.ndim == 2 else images
     lo, hi = percentile_range(stack)
-    mean, var = restore_slices(model, normalize(stack, lo, hi), samples, steps, seed,
-                               progress=progress, spread_samples=uncertainty_samples,
-                               output=output)
+    mean, var = restore_slices(model, normalize(stack, lo, hi), cfg, progress=progress,
+                               spread_samples=cfg.uncertainty_samples if cfg.uncertainty else 0)
     mean = denormalize(mean, lo, hi)
     std = (np.sqrt(smooth_slices(var)) * (hi - lo)).astype(np.float32)
     return (mean[0], std[0]) if images.ndim == 2 else (mean, std)

@@ -3,80 +3,122 @@ scratch files, then written plane by plane (TIFF) or by chunk (OME-Zarr).
 
 `isonb restore` and notebook 03 both restore this way, so neither holds a whole isotropic
 volume: the networks by slabs (`restore.restore_network_slabs`), interpolation by blocks of
-rows into a memory map; Richardson-Lucy still computes its volume at once.
+rows into a memory map; Richardson-Lucy still computes its volume at once. Each output gets
+its sidecar (`provenance`).
 """
 
 from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .errors import IsonbError
+from .choices import METHODS
+from .errors import IsonbError, fail
 from .io import Stack, write_stack_planes
 from .ldm import LDM
-from .restore import restore, restore_network_slabs
+from .provenance import record, sidecar_path, write_sidecar
+from .restore import RestoreConfig, configured, restore, restore_network_slabs
 from .volume import isotropic_depth, reslice_isotropic
 
 INTERPOLATIONS = {"linear": 1, "cubic": 3}  # methods streamed into their file: spline order
 
 
 def restore_to_file(stacks: list[Stack], path: str | Path, model: torch.nn.Module | None,
-                    method: str = "ldm", spread: str | Path | None = None,
-                    overwrite: bool = False, scratch: str | Path | None = None,
-                    psf: np.ndarray | None = None, rl_iterations: int = 20,
-                    **network_kw) -> tuple[int, ...]:
+                    method: str = "ldm", config: RestoreConfig | None = None, *,
+                    spread: str | Path | None = None, overwrite: bool = False,
+                    scratch: str | Path | None = None, psf: np.ndarray | None = None,
+                    rl_iterations: int = 20, **settings) -> tuple[int, ...]:
     """Restore `stacks` (the channels of one stack, sharing a voxel size) with `model` (a
-    trained network) or, without one, by `method` ("cubic", "linear", "rl" with `psf`) into
-    `path`, one channel after another; with `spread` the LDM's uncertainty map there too.
-    `network_kw` go to `restore_network_slabs`. Returns the output's shape: (z, y, x), or
-    (z, c, y, x) for several channels."""
+    trained network, as `config` with `settings` replaced says: `restore.configured`) or,
+    without one, by `method` ("cubic", "linear", "rl" with `psf`) into `path`, one channel
+    after another; with `spread` the LDM's uncertainty map there too. Beside the output, a
+    sidecar records how it was made (`provenance`). Existing files are refused before any
+    work unless `overwrite`. Returns the output's shape: (z, y, x), or (z, c, y, x) for
+    several channels."""
+    if method not in METHODS:
+        raise IsonbError(f"{path}: unknown method {method!r}. Fix: choose one of "
+                         f"{', '.join(METHODS)}")
     if spread is not None and not isinstance(model, LDM):
         raise IsonbError(f"{path}: only the LDM samples an uncertainty map. Fix: drop the "
                          "uncertainty output or restore with the LDM")
+    cfg = replace(configured(config, settings), uncertainty=spread is not None)
+    for existing in (path, spread, sidecar_path(path)):
+        if existing is not None and Path(existing).exists() and not overwrite:
+            raise fail(existing, "exists already", "choose another name or pass --overwrite")
     dz, _, dx = stacks[0].voxel_size
     nz, ny, nx = stacks[0].data.shape
     n_out = isotropic_depth(nz, dz, dx)
     shape = (n_out, len(stacks), ny, nx) if len(stacks) > 1 else (n_out, ny, nx)
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
-        files = []
-        for c, stack in enumerate(stacks):
+        files = [(Path(tmp) / f"{c}.raw", Path(tmp) / f"{c}_spread.raw")
+                 for c in range(len(stacks))]
+        decided = []  # per channel, what the network decided on it
+        for c, (stack, (volume_file, spread_file)) in enumerate(zip(stacks, files)):
             if len(stacks) > 1:
                 print(f"channel {c} of {len(stacks)}")
-            files.append((Path(tmp) / f"{c}.raw", Path(tmp) / f"{c}_spread.raw"))
-            if model is None and method in INTERPOLATIONS:  # into the file, a block at a time
-                interpolated = np.memmap(files[-1][0], np.float32, "w+", shape=(n_out, ny, nx))
-                reslice_isotropic(stack.data, dz, dx, INTERPOLATIONS[method], out=interpolated)
-                interpolated.flush()
-                del interpolated
-                continue
-            slabs = _network_slabs(stack, model, spread is not None, scratch, network_kw) \
-                if model is not None else [(restore(stack.data, stack.voxel_size, method,
-                                                    rl_iterations=rl_iterations, psf=psf),
-                                            None)]
-            with open(files[-1][0], "wb") as vol_file, open(files[-1][1], "wb") as spread_file:
-                for planes, spread_planes in slabs:
-                    vol_file.write(np.ascontiguousarray(planes, np.float32).tobytes())
-                    if spread_planes is not None:
-                        spread_file.write(np.ascontiguousarray(spread_planes).tobytes())
+            decided.append(_restore_channel(stack, volume_file, spread_file, model, method, cfg,
+                                            scratch, psf, rl_iterations))
         write_stack_planes(path, _planes([v for v, _ in files], n_out, (ny, nx)), shape,
                            (dx,) * 3, overwrite=overwrite)
         if spread is not None:
             write_stack_planes(spread, _planes([u for _, u in files], n_out, (ny, nx)), shape,
                                (dx,) * 3, overwrite=overwrite)
+    settings = _settings(model, cfg, method, rl_iterations, psf)
+    write_sidecar(path, record(stacks, path, shape, method, model, settings, spread,
+                               decided if model is not None else None), overwrite)
     return shape
 
 
-def _network_slabs(stack: Stack, model: torch.nn.Module, uncertainty: bool,
-                   scratch: str | Path | None, kw: dict
+def _settings(model: torch.nn.Module | None, config: RestoreConfig, method: str,
+              rl_iterations: int, psf: np.ndarray | None) -> dict:
+    """What the sidecar records of the method's settings: a network's `RestoreConfig`,
+    Richardson-Lucy's iterations and PSF size, nothing for interpolation."""
+    if model is not None:
+        return asdict(config)
+    if method == "rl" and psf is not None:
+        return {"iterations": rl_iterations, "psf_shape": list(psf.shape)}
+    return {}
+
+
+def _restore_channel(stack: Stack, volume_file: Path, spread_file: Path,
+                     model: torch.nn.Module | None, method: str, config: RestoreConfig,
+                     scratch: str | Path | None, psf: np.ndarray | None, rl_iterations: int
+                     ) -> dict:
+    """One channel restored into raw float32 files, its volume and (when the network draws
+    one) its spread, plane after plane; returns what the network decided on it ({} without
+    one)."""
+    dz, _, dx = stack.voxel_size
+    if model is None and method in INTERPOLATIONS:  # into the file, a block at a time
+        shape = (isotropic_depth(stack.data.shape[0], dz, dx), *stack.data.shape[1:])
+        interpolated = np.memmap(volume_file, np.float32, "w+", shape=shape)
+        reslice_isotropic(stack.data, dz, dx, INTERPOLATIONS[method], out=interpolated)
+        interpolated.flush()
+        del interpolated
+        return {}
+    decided: dict = {}
+    slabs = _network_slabs(stack, model, config, scratch, decided) if model is not None else \
+        [(restore(stack.data, stack.voxel_size, method, rl_iterations=rl_iterations, psf=psf),
+          None)]
+    with open(volume_file, "wb") as volume, open(spread_file, "wb") as spread:
+        for planes, spread_planes in slabs:
+            volume.write(np.ascontiguousarray(planes, np.float32).tobytes())
+            if spread_planes is not None:
+                spread.write(np.ascontiguousarray(spread_planes).tobytes())
+    return decided
+
+
+def _network_slabs(stack: Stack, model: torch.nn.Module, config: RestoreConfig,
+                   scratch: str | Path | None, decided: dict
                    ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    """(planes, spread planes or None) of the network's restoration, in order of z."""
-    for _, planes, spread in restore_network_slabs(stack.data, stack.voxel_size, model,
-                                                   uncertainty=uncertainty, scratch=scratch,
-                                                   **kw):
+    """(planes, spread planes or None) of the network's restoration, in order of z; `decided`
+    gets what the stack decided (`restore_network_slabs`)."""
+    for _, planes, spread in restore_network_slabs(stack.data, stack.voxel_size, model, config,
+                                                   scratch=scratch, decided=decided):
         yield planes, spread
 
 

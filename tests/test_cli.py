@@ -61,7 +61,8 @@ def test_restore_and_evaluate_a_folder_into_one_table(tmp_path, capsys):
         (stacks / name).write_bytes((sim / "observed.tif").read_bytes())
     assert main(["restore", str(stacks), str(tmp_path / "out.tif"), "--method", "cubic"]) == 2
     assert main(["restore", str(stacks), str(tmp_path / "out"), "--method", "cubic"]) == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.tif", "b.tif"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "a.tif", "a.tif.json", "b.tif", "b.tif.json"]  # each with the record of its making
     assert main(["restore", str(sim / "observed.tif"), str(tmp_path / "out" / "rl.tif"),
                  "--method", "rl", "--psf", str(sim / "psf.tif")]) == 0
     capsys.readouterr()

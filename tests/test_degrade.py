@@ -101,6 +101,16 @@ def test_gaussian_width_fits_a_sampled_gaussian_on_an_offset():
     t = np.arange(-5, 6) * 0.3
     assert gaussian_width(7.0 * np.exp(-t**2 / (2 * 0.4**2)) + 2.0, 0.3) == pytest.approx(0.4)
     assert np.isnan(gaussian_width(np.ones(11), 0.3))  # no peak: no width
+    assert np.isnan(gaussian_width(np.array([1.0, 5.0, 1.0]), 0.3))  # 3 samples, 4 parameters
+
+
+def test_coarsely_sampled_sparse_stack_gets_an_estimate_not_a_crash():
+    # brain_cells-like sampling (5 um planes, 2 um pixels): 3 samples within a spot's
+    # isolation distance along z and x, too few to fit a width (they stopped `restore` once)
+    case = simulate(SimulationConfig(structure="beads", shape=(60, 96, 96), psf="confocal",
+                                     na=1.2, z_step=3, snr=10, seed=4))
+    deg = estimate_degradation(case.observed, (5.0, 2.0, 2.0))
+    assert np.isfinite(deg.sigma_axial) and deg.noise_std > 0
 
 
 def test_sparse_beads_get_their_axial_blur_from_point_sources():

@@ -32,7 +32,7 @@ def test_the_gpu_restores_as_the_cpu_does(precision, bound):
 def test_the_batch_fits_the_gpu_and_tiles_agree():
     model = R.load_network(shipped_weights(), "ldm", "cuda")
     images = np.random.default_rng(1).random((20, 400, 1024)).astype(np.float32)
-    whole, _ = R.restore_slices(model, images, progress=False, diffusion=False)
-    tiled, _ = R.restore_slices(model, images, progress=False, diffusion=False, tile=256)
+    whole, _ = R.restore_slices(model, images, progress=False, diffusion="off")
+    tiled, _ = R.restore_slices(model, images, progress=False, diffusion="off", tile=256)
     assert np.abs(whole - tiled).max() <= 1e-2 * (whole.max() - whole.min())
     assert R.batch_size(model, (400, 1024), None) >= 2

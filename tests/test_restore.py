@@ -157,7 +157,7 @@ def test_sample_output_is_one_unshrunk_draw_tied_to_the_seed_and_exact_in_tiles(
     assert np.array_equal(again, sample) and np.abs(other - sample).mean() > 0.01 * span
     assert np.abs(tiled - sample).max() <= 1e-4 * span
     with pytest.raises(R.IsonbError, match="sample needs the LDM's diffusion"):
-        R.restore_slices(tiny_ldm, images, output="sample", diffusion=False, **kw)
+        R.restore_slices(tiny_ldm, images, output="sample", diffusion="off", **kw)
     with pytest.raises(R.IsonbError, match="choose one of mean, sample"):
         R.restore_slices(tiny_ldm, images, output="median", **kw)
 
