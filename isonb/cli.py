@@ -126,7 +126,7 @@ def _load_model(a: argparse.Namespace):
 
 # restore's options that only some methods use: (options, methods that take them)
 _RESTORE_SCOPES = (
-    (("weights", "device", "precision", "tile", "batch", "axial_slices"), NETWORKS),
+    (("weights", "device", "precision", "tile", "batch", "axial_slices", "settings"), NETWORKS),
     (("samples", "steps", "seed", "diffusion", "uncertainty", "uncertainty_samples",
       "no_refocus", "fusion", "output_kind"),
      ("ldm",)),
@@ -139,15 +139,50 @@ def _scope_title(methods: tuple[str, ...]) -> str:
     return f"{methods[0]} only" if len(methods) == 1 else f"networks ({', '.join(methods)})"
 
 
+# restore's options that a record's settings give (`--settings`), and so may not be given too
+_RECORDED = ("precision", "tile", "batch", "samples", "steps", "seed", "diffusion",
+             "uncertainty_samples", "no_refocus", "fusion", "output_kind")
+
+
+def _flag(name: str) -> str:
+    """An option's flag from its argparse name."""
+    return "--output" if name == "output_kind" else "--" + name.replace("_", "-")
+
+
+def _apply_record(a: argparse.Namespace) -> None:
+    """`restore --settings RECORD`: the recorded method checked and its weights used (unless
+    --weights), which must be the recorded ones (sha256); an option that would set a recorded
+    setting again is refused."""
+    from .checkpoint import read_card
+    from .provenance import read_record
+
+    record = read_record(a.settings)
+    defaults = build_parser().parse_args(["restore", a.input, a.output])
+    for name in _RECORDED:
+        if getattr(a, name) != getattr(defaults, name):
+            raise IsonbError(f"{_flag(name)} and --settings {a.settings} both set it. Fix: drop "
+                             f"{_flag(name)}")
+    if record["method"] != a.method:
+        raise IsonbError(f"{a.settings}: records --method {record['method']}. Fix: pass "
+                         f"--method {record['method']}")
+    if a.uncertainty and record["settings"].get("diffusion") == "off":
+        raise IsonbError(f"--uncertainty needs the diffusion's samples, which {a.settings} "
+                         "turns off. Fix: drop --uncertainty")
+    recorded = record.get("weights") or {}
+    a.weights = a.weights or recorded.get("folder")
+    if a.weights and recorded.get("sha256") not in (None, read_card(a.weights).get("sha256")):
+        raise IsonbError(f"{a.weights}: not the weights {a.settings} records (sha256 "
+                         f"{recorded['sha256'][:12]}). Fix: pass --weights with those")
+
+
 def _refuse_inapplicable(a: argparse.Namespace) -> None:
     """An option given a value that the chosen method does not use is an error, not ignored."""
     defaults = build_parser().parse_args(["restore", a.input, a.output])
     for options, methods in _RESTORE_SCOPES:
         for name in options:
             if a.method not in methods and getattr(a, name) != getattr(defaults, name):
-                flag = "--output" if name == "output_kind" else "--" + name.replace("_", "-")
-                raise IsonbError(f"{flag} does not apply to --method {a.method} (only to "
-                                 f"{', '.join(methods)}). Fix: drop {flag}")
+                raise IsonbError(f"{_flag(name)} does not apply to --method {a.method} (only "
+                                 f"to {', '.join(methods)}). Fix: drop {_flag(name)}")
 
 
 def cmd_restore(a: argparse.Namespace) -> int:
@@ -156,6 +191,8 @@ def cmd_restore(a: argparse.Namespace) -> int:
     from .provenance import sidecar_path
     from .restore import restore_axial_images
 
+    if a.settings:
+        _apply_record(a)
     if _is_folder(a.input):
         return _restore_folder(a)
     _check_outputs(a, a.output, a.uncertainty)
@@ -233,9 +270,15 @@ def _restore_stack(a: argparse.Namespace) -> tuple[int, ...]:
 
 
 def _restore_config(a: argparse.Namespace) -> RestoreConfig:
-    """restore's network options as the restore stage's config."""
+    """restore's network options as the restore stage's config, or with --settings the
+    recorded one (the map asked for or not by --uncertainty)."""
+    from dataclasses import replace
+
+    from .provenance import read_config
     from .restore import RestoreConfig
 
+    if a.settings:
+        return replace(read_config(a.settings), uncertainty=bool(a.uncertainty))
     return RestoreConfig(samples=a.samples, steps=a.steps, seed=a.seed, diffusion=a.diffusion,
                          output=a.output_kind, uncertainty=bool(a.uncertainty),
                          uncertainty_samples=a.uncertainty_samples, fusion=a.fusion,
@@ -563,6 +606,10 @@ def _add_network_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--batch", type=int,
                    help="slices per forward pass (default: as many as the device's memory "
                         "allows, at most 8 on a CPU)")
+    g.add_argument("--settings", metavar="RECORD",
+                   help="restore with every setting, and the weights (unless --weights), "
+                        "recorded beside an earlier restoration (restored.tif.json): the same "
+                        "stack then gives the same volume")
     g.add_argument("--axial-slices", action="store_true",
                    help="the input is a 2D axial image (z, x) or a stack of them, on the "
                         "isotropic grid already")

@@ -155,6 +155,39 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
     return outputs
 
 
+RECORD_COLUMNS = ("stack", "method", "weights (sha256)", "seed", "samples x steps",
+                  "diffusion", "fusion", "refocused")
+
+
+def restoration_records(restored: dict[str, dict[str, str]]) -> str:
+    """How each of 03's restorations was made, from the record beside it (`provenance`), as a
+    markdown table: the weights, the seed, the sampling and what the stack decided."""
+    from .provenance import sidecar_path
+
+    lines = ["| " + " | ".join(RECORD_COLUMNS) + " |", "|" + "---|" * len(RECORD_COLUMNS)]
+    for stack, files in restored.items():
+        for method, path in files.items():
+            record = sidecar_path(path)
+            if record.exists():
+                cells = _record_cells(json.loads(record.read_text()))
+                lines.append("| " + " | ".join([stack_label(stack), method, *cells]) + " |")
+    return "\n".join(lines)
+
+
+def _record_cells(record: dict) -> list[str]:
+    """A record's cells after stack and method: "-" where the method has no such setting (the
+    seed and sampling are the LDM's; interpolation has none)."""
+    weights, decided = record.get("weights") or {}, (record.get("decided") or [{}])[0]
+    if not weights:
+        return ["-"] * (len(RECORD_COLUMNS) - 2)
+    ldm = record["settings"] if record["method"] == "ldm" else None
+    sampling = ["-"] * 3 if ldm is None else [
+        str(ldm["seed"]), f"{ldm['samples']} x {ldm['steps']}",
+        "sampled" if decided.get("diffusion_sampled") else "skipped"]
+    return [str(weights.get("sha256"))[:12], *sampling, str(decided.get("fusion", "-")),
+            str(decided.get("refocused", "-"))]
+
+
 MAP_ON_CPU_VOXELS = 1 << 24  # "auto" computes the map on a CPU up to this many output voxels
 
 

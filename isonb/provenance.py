@@ -31,13 +31,13 @@ def record(stacks: list[Stack], output: str | Path, shape: tuple[int, ...], meth
     """The sidecar's contents: what was restored into what, by which method, weights and
     settings (a network's: its `RestoreConfig` as a dict) and, per channel, what the network
     decided on the stack (`restore.restore_network_slabs`), with which software."""
-    dx = stacks[0].voxel_size[2]
+    dx = float(stacks[0].voxel_size[2])
     return {
         "isonb": __version__,
         "written": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "method": method,
         "inputs": [{"path": str(s.path), "shape": list(s.data.shape),
-                    "voxel_size_um": list(s.voxel_size)} for s in stacks],
+                    "voxel_size_um": [float(v) for v in s.voxel_size]} for s in stacks],
         "output": {"path": str(output), "shape": list(shape), "voxel_size_um": [dx] * 3,
                    "uncertainty": None if spread is None else str(spread)},
         "weights": getattr(model, "weights_record", None),
@@ -58,14 +58,21 @@ def write_sidecar(output: str | Path, contents: dict, overwrite: bool = False) -
     return path
 
 
-def read_config(sidecar: str | Path) -> RestoreConfig:
-    """The `RestoreConfig` a network's restoration was made with, from its sidecar: restoring
-    the same input with the same weights and this config gives the same volume."""
-    sidecar = Path(sidecar)
+def read_record(sidecar: str | Path) -> dict:
+    """A restoration's record, with one line naming the file when it is not one."""
     try:
-        settings = json.loads(sidecar.read_text())["settings"]
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise fail(sidecar, f"not a restoration's sidecar ({type(err).__name__})",
-                   "give the .json written beside a network's restoration, restored.tif.json"
-                   ) from None
-    return from_dict(RestoreConfig, settings)
+        contents = json.loads(Path(sidecar).read_text())
+        whole = isinstance(contents, dict) and {"settings", "method"} <= contents.keys()
+        problem = None if whole else "no settings or method"
+    except (OSError, ValueError) as err:
+        problem = type(err).__name__
+    if problem:
+        raise fail(sidecar, f"not a restoration's record ({problem})",
+                   "give the .json written beside a restoration, e.g. restored.tif.json")
+    return contents
+
+
+def read_config(sidecar: str | Path) -> RestoreConfig:
+    """The `RestoreConfig` a network's restoration was made with, from its record: restoring
+    the same input with the same weights and this config gives the same volume."""
+    return from_dict(RestoreConfig, read_record(sidecar)["settings"])

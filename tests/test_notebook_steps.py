@@ -6,10 +6,11 @@ import numpy as np
 
 from isonb import cli
 from isonb.baselines import interpolate
-from isonb.checkpoint import shipped_weights
+from isonb.checkpoint import read_card, shipped_weights
 from isonb.io import Stack, read_stack, write_stack
 from isonb.notebook import (
     MAP_ON_CPU_VOXELS,
+    restoration_records,
     restore_stacks,
     score_restorations,
     shown_volumes,
@@ -52,6 +53,13 @@ def test_restoring_without_the_map_writes_none_and_removes_an_earlier_one(tmp_pa
     sampled = read_stack(restored).data
     without = restore_stacks(tmp_path, manifest, models, samples=1, steps=1, uncertainty=False)
     assert without == with_map and not Path(spread).exists()
+    table = restoration_records(without).splitlines()  # from the records beside the files
+    assert table[0].startswith("| stack | method | weights (sha256) | seed |")
+    sha = read_card(shipped_weights())["sha256"][:12]
+    assert len(table) == 4 and table[2] == "| liver_a | cubic | - | - | - | - | - | - |"
+    *cells, refocused = table[3].split(" | ")
+    assert " | ".join(cells) == f"| liver_a | ldm | {sha} | 0 | 1 x 1 | skipped | orientation"
+    assert refocused in ("True |", "False |")
     # the shipped weights' refine weight is 0.00: the skipped diffusion changed nothing
     assert np.abs(read_stack(restored).data - sampled).max() <= 1e-3 * np.ptp(sampled)
 

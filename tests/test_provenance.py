@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from isonb.checkpoint import save_model
+from isonb.cli import main
 from isonb.errors import IsonbError
-from isonb.io import Stack, read_stack
+from isonb.io import Stack, read_stack, write_stack
 from isonb.provenance import read_config, sidecar_path
 from isonb.restore import RestoreConfig, configured, load_network
 from isonb.streaming import restore_to_file
@@ -65,5 +66,24 @@ def test_an_existing_sidecar_is_kept_unless_asked_before_any_work(tmp_path):
     assert not (tmp_path / "c.tif").exists()
     restore_to_file([stack], tmp_path / "c.tif", None, "linear", overwrite=True)
     assert json.loads((tmp_path / "c.tif.json").read_text())["method"] == "linear"
-    with pytest.raises(IsonbError, match="not a restoration's sidecar"):
+    with pytest.raises(IsonbError, match="not a restoration's record"):
         read_config(tmp_path / "c.tif")
+
+
+def test_restore_like_a_record_gives_the_same_volume_and_refuses_a_second_say(tmp_path, capsys,
+                                                                              small_case):
+    stack = write_stack(tmp_path / "in.tif", small_case.observed[:, :40, :48],
+                        small_case.voxel_size)
+    first, again = tmp_path / "first.tif", tmp_path / "again.tif"
+    assert main(["restore", str(stack), str(first), "--seed", "3", "--samples", "1",
+                 "--steps", "2", "--diffusion", "on", "--fusion", "average"]) == 0
+    assert "(record: first.tif.json)" in capsys.readouterr().out
+    settings = ["--settings", f"{first}.json"]
+    assert main(["restore", str(stack), str(again), *settings]) == 0
+    np.testing.assert_array_equal(read_stack(again).data, read_stack(first).data)
+    assert read_config(f"{again}.json") == read_config(f"{first}.json")
+    assert main(["restore", str(stack), str(tmp_path / "x.tif"), *settings, "--seed", "4"]) == 2
+    assert "--seed and --settings" in capsys.readouterr().err
+    assert main(["restore", str(stack), str(tmp_path / "x.tif"), *settings, "--method",
+                 "care"]) == 2
+    assert "records --method ldm. Fix: pass --method ldm" in capsys.readouterr().err
