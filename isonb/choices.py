@@ -1,6 +1,10 @@
 """The names a user chooses between, apart from the stages that implement them, so that the
 command line can list them without importing torch or scipy."""
 
+from collections.abc import Iterable
+
+from .errors import IsonbError
+
 CLASSIC_METHODS = ("linear", "cubic", "rl")  # restoration without training
 NETWORKS = ("ldm", "care", "selfnet")  # trained per stack (or shipped, for the LDM)
 METHODS = (*CLASSIC_METHODS, *NETWORKS)
@@ -16,3 +20,11 @@ STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta", "mixed
 MIXED = ("nuclei", "membranes", "sinusoids", "canaliculi", "puncta")  # what "mixed" holds
 PSF_MODELS = ("gaussian", "widefield", "confocal")
 UNCERTAINTY_SAMPLES = 4  # samples per slice, with noise of their own, for the uncertainty map
+
+
+def check_choice(what: str, value: str, allowed: Iterable[str]) -> str:
+    """`value` when it is one of `allowed`; else an error naming `what` and the choices."""
+    allowed = tuple(allowed)
+    if value not in allowed:
+        raise IsonbError(f"unknown {what} {value!r}; Fix: choose one of {', '.join(allowed)}")
+    return value

@@ -33,6 +33,7 @@ from .choices import (
     PSF_MODELS,
     STRUCTURES,
     UNCERTAINTY_SAMPLES,
+    check_choice,
 )
 from .errors import IsonbError
 
@@ -79,9 +80,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
     from .simulate import SimulationConfig, save_case, simulate
 
     if a.case:
-        if a.case not in CASES:
-            raise IsonbError(f"unknown case {a.case!r}; Fix: choose one of {', '.join(CASES)}")
-        cfg = CASES[a.case]
+        cfg = CASES[check_choice("case", a.case, CASES)]
     else:
         names = {f.name for f in fields(SimulationConfig)}
         cfg = SimulationConfig(**{k: v for k, v in vars(a).items() if k in names and v is not None})

@@ -6,7 +6,7 @@ import contextlib
 
 import torch
 
-from .choices import DEVICES, PRECISIONS
+from .choices import DEVICES, PRECISIONS, check_choice
 from .errors import IsonbError
 
 
@@ -20,8 +20,7 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
            "cpu": True}
     if name == "auto":
         return torch.device(next(d for d in ("cuda", "mps", "cpu") if has[d]))
-    if name not in has:
-        raise IsonbError(f"unknown device {name!r}; Fix: choose one of {', '.join(DEVICES)}")
+    check_choice("device", name, DEVICES)
     if not has[name]:
         raise IsonbError(f"no {name} device on this machine (torch {torch.__version__}); Fix: "
                          "use --device auto or cpu (on Colab: Runtime > Change runtime type "
@@ -33,9 +32,7 @@ def autocast(dev: torch.device, precision: str = "auto") -> contextlib.AbstractC
     """Inference precision on `dev`: "auto" is fp16 mixed precision on a CUDA GPU (tensor
     cores; layer norms and reductions stay in fp32) and fp32 elsewhere; "fp32", "fp16" and
     "bf16" force one. `benchmarks/results/precision.md` measures what it changes."""
-    if precision not in PRECISIONS:
-        raise IsonbError(f"unknown precision {precision!r}; Fix: choose one of "
-                         f"{', '.join(PRECISIONS)}")
+    check_choice("precision", precision, PRECISIONS)
     if precision == "auto":
         precision = "fp16" if dev.type == "cuda" else "fp32"
     if precision == "fp32":

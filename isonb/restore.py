@@ -26,18 +26,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import degrade
+from . import choices, degrade
 from .baselines import interpolate, richardson_lucy
 from .checkpoint import to_numpy
-from .choices import (
-    DIFFUSION,
-    FUSIONS,
-    METHODS,
-    NETWORKS,
-    OUTPUTS,
-    PRECISIONS,
-    UNCERTAINTY_SAMPLES,
-)
 from .devices import autocast, resolve_device
 from .errors import IsonbError
 from .io import VoxelSize
@@ -94,7 +85,7 @@ class RestoreConfig:
     output: str = "mean"  # "mean" (the MMSE estimate) or "sample" (one posterior sample)
     drift: int = SAMPLE_DRIFT  # slices over which a sample's noise turns (`drifting_noise`)
     uncertainty: bool = True  # also the calibrated spread of `isonb.uncertainty`
-    uncertainty_samples: int = UNCERTAINTY_SAMPLES  # per slice, with noise of its own
+    uncertainty_samples: int = choices.UNCERTAINTY_SAMPLES  # per slice, with noise of its own
     fusion: str = "auto"  # how the xz and yz views are combined (`volume.resolve_fusion`)
     refocus: bool = True  # the LDM's lateral bands given their in-focus weight (`degrade`)
     tile: int = 1024  # px of a tile's core; tiles give the whole slice's result
@@ -103,11 +94,9 @@ class RestoreConfig:
     slab: int = SLAB  # output planes fused at a time: memory, not results
 
     def __post_init__(self) -> None:
-        for name, allowed in (("diffusion", DIFFUSION), ("output", OUTPUTS),
-                              ("fusion", FUSIONS), ("precision", PRECISIONS)):
-            if getattr(self, name) not in allowed:
-                raise IsonbError(f"{name}={getattr(self, name)!r}; Fix: choose one of "
-                                 f"{', '.join(allowed)}")
+        for name, allowed in (("diffusion", choices.DIFFUSION), ("output", choices.OUTPUTS),
+                              ("fusion", choices.FUSIONS), ("precision", choices.PRECISIONS)):
+            choices.check_choice(name, getattr(self, name), allowed)
         for name in ("steps", "drift", "tile", "slab"):
             if getattr(self, name) < 1:
                 raise IsonbError(f"{name}={getattr(self, name)}; Fix: give a positive number")
@@ -137,7 +126,8 @@ def restore(observed: np.ndarray, voxel_size: VoxelSize, method: str = "cubic",
             raise IsonbError("Richardson-Lucy needs a PSF; Fix: pass --psf PSF.tif "
                              "(sampled at dx in z, y, x) or --psf-fwhm LATERAL AXIAL (µm)")
         return richardson_lucy(observed, voxel_size, psf, rl_iterations)
-    raise IsonbError(f"unknown method {method!r}; Fix: choose one of {', '.join(METHODS)}")
+    choices.check_choice("method", method, choices.METHODS)
+    raise IsonbError(f"{method!r} restores with trained weights; Fix: use restore_network")
 
 
 def slice_noise(model: LDM, shape: tuple[int, int], samples: int, seed: int) -> torch.Tensor:
@@ -185,7 +175,7 @@ def load_network(folder: str | Path, method: str, dev: str | torch.device | None
 
     loaders = {"ldm": load, "care": load_care, "selfnet": load_selfnet}
     if method not in loaders:
-        raise IsonbError(f"{method!r} has no trained weights; Fix: use one of {NETWORKS}")
+        raise IsonbError(f"{method!r} has no trained weights; Fix: use one of {choices.NETWORKS}")
     model, card = loaders[method](folder, resolve_device(dev))
     print(f"weights: {folder} ({method}, seed {card.get('seed')}, sha256 {card['sha256'][:12]})")
     return model

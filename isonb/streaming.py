@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .choices import METHODS
+from .choices import METHODS, check_choice
 from .errors import IsonbError, fail
 from .io import Stack, write_stack_planes
 from .ldm import LDM
@@ -40,9 +40,7 @@ def restore_to_file(stacks: list[Stack], path: str | Path, model: torch.nn.Modul
     sidecar records how it was made (`provenance`). Existing files are refused before any
     work unless `overwrite`. Returns the output's shape: (z, y, x), or (z, c, y, x) for
     several channels."""
-    if method not in METHODS:
-        raise IsonbError(f"{path}: unknown method {method!r}. Fix: choose one of "
-                         f"{', '.join(METHODS)}")
+    check_choice("method", method, METHODS)
     if spread is not None and not isinstance(model, LDM):
         raise IsonbError(f"{path}: only the LDM samples an uncertainty map. Fix: drop the "
                          "uncertainty output or restore with the LDM")

@@ -38,7 +38,7 @@ import torch
 from . import ldm as ldm_lib
 from . import patches
 from .checkpoint import from_dict, lineage, read_card, shipped_weights, training_minutes
-from .choices import DEGRADATIONS
+from .choices import DEGRADATIONS, check_choice
 from .devices import device
 from .diffusion import v_loss
 from .errors import IsonbError
@@ -192,9 +192,7 @@ def train(stacks: list[Stack] | TrainingData, out: str | Path, cfg: TrainConfig 
     A prepared set brings its own patch size, pool size and seed.
     """
     cfg = cfg or TrainConfig()
-    if cfg.degradation not in DEGRADATIONS:
-        raise IsonbError(f"unknown degradation {cfg.degradation!r}. Fix: choose one of "
-                         f"{', '.join(DEGRADATIONS)}")
+    check_choice("degradation", cfg.degradation, DEGRADATIONS)
     if isinstance(stacks, TrainingData):
         m = stacks.meta
         cfg = replace(cfg, patch=m["patch"], n_patches=m["n_patches"], seed=m["seed"])

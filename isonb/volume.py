@@ -14,7 +14,7 @@ from scipy.interpolate import make_interp_spline
 from scipy.ndimage import maximum_filter, uniform_filter
 from skimage.util import view_as_windows
 
-from .choices import FUSIONS
+from .choices import FUSIONS, check_choice
 from .errors import IsonbError
 
 # --- intensities -------------------------------------------------------------------------
@@ -250,9 +250,7 @@ def resolve_fusion(fusion: str, is_ldm: bool, output: str = "mean") -> str:
     the public suite, docs/RESULTS.md); the mean of the views for the reference networks, as
     their papers do, and for a posterior sample, whose noise the orientation fusion would not
     average (a flat background 3.3x rougher than the input's noise instead of 1.8x)."""
-    if fusion not in FUSIONS:
-        raise IsonbError(f"fusion={fusion!r}; Fix: choose one of {', '.join(FUSIONS)}")
-    if fusion != "auto":
+    if check_choice("fusion", fusion, FUSIONS) != "auto":
         return fusion
     return "orientation" if is_ldm and output == "mean" else "average"
 

@@ -164,6 +164,6 @@ def test_orientation_fusion_takes_each_view_along_its_slices(rng):
     assert np.abs(V.fuse_views(truth, truth, "orientation") - truth).max() < 1e-5
     with pytest.raises(IsonbError, match="fusion"):
         V.fuse_views(xz, yz, "median")
-    with pytest.raises(IsonbError, match="fusion='median'; Fix"):
+    with pytest.raises(IsonbError, match="unknown fusion 'median'; Fix"):
         V.resolve_fusion("median", is_ldm=True)
     assert V.resolve_fusion("auto", is_ldm=True, output="sample") == "average"

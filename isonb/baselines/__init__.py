@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..choices import check_choice
 from ..errors import IsonbError
 from ..io import Stack
 from .classic import interpolate, richardson_lucy
@@ -26,11 +27,8 @@ def train_reference(method: str, stacks: list[Stack], out: str | Path, *, seed: 
     from .care import CAREConfig, CARETrainConfig, train_care
     from .selfnet import SelfNetConfig, SelfNetTrainConfig, train_selfnet
 
-    if mode not in MODES:
-        raise IsonbError(f"unknown mode {mode!r}; Fix: choose one of {', '.join(MODES)}")
-    if method not in REFERENCES:
-        raise IsonbError(f"unknown reference method {method!r}; Fix: choose one of "
-                         f"{', '.join(REFERENCES)}")
+    check_choice("mode", mode, MODES)
+    check_choice("reference method", method, REFERENCES)
     if true_fwhm is not None and method != "care":
         raise IsonbError("a known PSF (--psf-fwhm) is for CARE's variant. Fix: use --method care")
     kw = dict(seed=seed, minutes=minutes, **({"patch": patch} if patch else {}))
