@@ -44,3 +44,14 @@ def autocast(dev: torch.device, precision: str = "auto") -> contextlib.AbstractC
 def device() -> torch.device:
     """The best device there is (`resolve_device("auto")`)."""
     return resolve_device("auto")
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the system can give without swapping (Linux's MemAvailable); None
+    where it does not say."""
+    try:
+        with open("/proc/meminfo") as f:
+            fields = dict(line.split(":", 1) for line in f)
+        return int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None

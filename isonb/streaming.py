@@ -3,8 +3,8 @@ scratch files, then written plane by plane (TIFF) or by chunk (OME-Zarr).
 
 `isonb restore` and notebook 03 both restore this way, so neither holds a whole isotropic
 volume: the networks by slabs (`restore.restore_network_slabs`), interpolation by blocks of
-rows into a memory map; Richardson-Lucy still computes its volume at once. Each output gets
-its sidecar (`provenance`).
+rows into a memory map; Richardson-Lucy still computes its volume at once, and is refused
+up front where the memory cannot hold it. Each output gets its record (`provenance`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .baselines.classic import rl_memory
 from .choices import METHODS, check_choice
+from .devices import available_memory
 from .errors import IsonbError, fail
 from .io import Stack, write_stack_planes
 from .ldm import LDM
@@ -45,6 +47,8 @@ def restore_to_file(stacks: list[Stack], path: str | Path, model: torch.nn.Modul
         raise IsonbError(f"{path}: only the LDM samples an uncertainty map. Fix: drop the "
                          "uncertainty output or restore with the LDM")
     cfg = replace(configured(config, settings), uncertainty=spread is not None)
+    if model is None and method == "rl" and psf is not None:
+        _check_rl_memory(stacks[0], psf)
     for existing in (path, spread, sidecar_path(path)):
         if existing is not None and Path(existing).exists() and not overwrite:
             raise fail(existing, "exists already", "choose another name or pass --overwrite")
@@ -70,6 +74,16 @@ def restore_to_file(stacks: list[Stack], path: str | Path, model: torch.nn.Modul
     write_sidecar(path, record(stacks, path, shape, method, model, settings, spread,
                                decided if model is not None else None), overwrite)
     return shape
+
+
+def _check_rl_memory(stack: Stack, psf: np.ndarray) -> None:
+    """Refuse, before any work, a Richardson-Lucy the machine's memory cannot hold: unlike the
+    other methods it deconvolves the whole isotropic volume at once."""
+    need, free = rl_memory(stack.data.shape, stack.voxel_size, psf.shape), available_memory()
+    if free is not None and need > free:
+        raise fail(stack.path, f"Richardson-Lucy holds the whole isotropic volume, about "
+                   f"{need / 2**30:.1f} GiB here, with {free / 2**30:.1f} GiB available",
+                   "restore a crop of the stack, or use --method cubic or ldm, which stream")
 
 
 def _settings(model: torch.nn.Module | None, config: RestoreConfig, method: str,

@@ -30,3 +30,22 @@ def test_a_map_asked_of_a_method_without_one_is_refused(tmp_path):
                   (0.2, 0.1, 0.1), tmp_path / "a.tif")
     with pytest.raises(IsonbError, match="only the LDM"):
         restore_to_file([stack], tmp_path / "c.tif", None, "cubic", spread=tmp_path / "u.tif")
+
+
+def test_richardson_lucy_that_memory_cannot_hold_is_refused_before_any_work(tmp_path,
+                                                                            monkeypatch):
+    from isonb.baselines.classic import rl_memory
+    from isonb.psf import gaussian_psf
+
+    stack = Stack(np.random.default_rng(2).random((6, 16, 16)).astype(np.float32),
+                  (0.3, 0.1, 0.1), tmp_path / "in.tif")
+    psf = gaussian_psf(0.25, 0.9, 0.1)
+    need = rl_memory(stack.data.shape, stack.voxel_size, psf.shape)
+    assert need == 64 * (16 + 46) * (16 + 16) ** 2  # 16 output planes, padded by half the PSF
+    monkeypatch.setattr("isonb.streaming.available_memory", lambda: need - 1)
+    with pytest.raises(IsonbError, match=r"in\.tif: Richardson-Lucy holds the whole isotropic "
+                                         r"volume.*Fix: restore a crop"):
+        restore_to_file([stack], tmp_path / "rl.tif", None, "rl", psf=psf)
+    assert not (tmp_path / "rl.tif").exists()
+    monkeypatch.setattr("isonb.streaming.available_memory", lambda: need)
+    assert restore_to_file([stack], tmp_path / "rl.tif", None, "rl", psf=psf) == (16, 16, 16)
