@@ -105,9 +105,9 @@ def _load_psf(a: argparse.Namespace, dx: float):
 
 
 def _check_outputs(a: argparse.Namespace, *paths: str | Path | None) -> None:
-    for p in paths:
-        if p and Path(p).exists() and not a.overwrite:
-            raise IsonbError(f"{p}: exists already. Fix: choose another name or pass --overwrite")
+    from .io import refuse_existing
+
+    refuse_existing(*paths, overwrite=a.overwrite)
 
 
 def _load_model(a: argparse.Namespace):

@@ -205,6 +205,14 @@ def find_stacks(folder: str | Path) -> list[Path]:
     return paths
 
 
+def refuse_existing(*paths: str | Path | None, overwrite: bool = False) -> None:
+    """Stop, naming the first of `paths` that exists, unless `overwrite`: nothing is replaced
+    without being asked."""
+    for path in paths:
+        if path and not overwrite and Path(path).exists():
+            raise fail(path, "exists already", "choose another name or pass --overwrite")
+
+
 def write_stack(
     path: str | Path,
     data: np.ndarray,
@@ -216,8 +224,7 @@ def write_stack(
     float64 data is stored as float32; an existing file is kept unless `overwrite`.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise fail(path, "exists already", "choose another name or pass --overwrite")
+    refuse_existing(path, overwrite=overwrite)
     data = np.asarray(data)
     if data.dtype not in (np.uint8, np.uint16, np.float32):
         data = data.astype(np.float32)
@@ -245,8 +252,7 @@ def write_stack_planes(path: str | Path, planes: Iterable[np.ndarray], shape: tu
     is written as OME-Zarr (the `formats` extra), any other as an ImageJ TIFF; a 4D
     `shape` (z, c, y, x) takes its planes z by z, each z channel by channel."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise fail(path, "exists already", "choose another name or pass --overwrite")
+    refuse_existing(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     cast = (np.asarray(p, dtype=np.float32) for p in planes)
     if path.name.lower().endswith(".zarr"):

@@ -14,7 +14,7 @@ import torch
 from . import __version__
 from .checkpoint import from_dict
 from .errors import fail
-from .io import Stack
+from .io import Stack, refuse_existing
 from .restore import RestoreConfig
 
 
@@ -52,8 +52,7 @@ def record(stacks: list[Stack], output: str | Path, shape: tuple[int, ...], meth
 def write_sidecar(output: str | Path, contents: dict, overwrite: bool = False) -> Path:
     """Write the record beside `output`; an existing one is replaced only with `overwrite`."""
     path = sidecar_path(output)
-    if path.exists() and not overwrite:
-        raise fail(path, "exists already", "choose another name or pass --overwrite")
+    refuse_existing(path, overwrite=overwrite)
     path.write_text(json.dumps(contents, indent=2))
     return path
 

@@ -21,7 +21,7 @@ from .baselines.classic import rl_memory
 from .choices import METHODS, check_choice
 from .devices import available_memory
 from .errors import IsonbError, fail
-from .io import Stack, write_stack_planes
+from .io import Stack, refuse_existing, write_stack_planes
 from .ldm import LDM
 from .provenance import record, sidecar_path, write_sidecar
 from .restore import RestoreConfig, configured, restore, restore_network_slabs
@@ -49,9 +49,7 @@ def restore_to_file(stacks: list[Stack], path: str | Path, model: torch.nn.Modul
     cfg = replace(configured(config, settings), uncertainty=spread is not None)
     if model is None and method == "rl" and psf is not None:
         _check_rl_memory(stacks[0], psf)
-    for existing in (path, spread, sidecar_path(path)):
-        if existing is not None and Path(existing).exists() and not overwrite:
-            raise fail(existing, "exists already", "choose another name or pass --overwrite")
+    refuse_existing(path, spread, sidecar_path(path), overwrite=overwrite)
     dz, _, dx = stacks[0].voxel_size
     nz, ny, nx = stacks[0].data.shape
     n_out = isotropic_depth(nz, dz, dx)
