@@ -156,9 +156,9 @@ def _apply_record(a: argparse.Namespace) -> None:
     from .provenance import read_record
 
     record = read_record(a.settings)
-    defaults = build_parser().parse_args(["restore", a.input, a.output])
+    given = _options_given(a)
     for name in _RECORDED:
-        if getattr(a, name) != getattr(defaults, name):
+        if name in given:
             raise IsonbError(f"{_flag(name)} and --settings {a.settings} both set it. Fix: drop "
                              f"{_flag(name)}")
     if record["method"] != a.method:
@@ -174,12 +174,18 @@ def _apply_record(a: argparse.Namespace) -> None:
                          f"{recorded['sha256'][:12]}). Fix: pass --weights with those")
 
 
+def _options_given(a: argparse.Namespace) -> set[str]:
+    """restore's options given a value other than their default."""
+    defaults = vars(build_parser().parse_args(["restore", a.input, a.output]))
+    return {name for name, value in vars(a).items() if defaults.get(name, value) != value}
+
+
 def _refuse_inapplicable(a: argparse.Namespace) -> None:
     """An option given a value that the chosen method does not use is an error, not ignored."""
-    defaults = build_parser().parse_args(["restore", a.input, a.output])
+    given = _options_given(a)
     for options, methods in _RESTORE_SCOPES:
         for name in options:
-            if a.method not in methods and getattr(a, name) != getattr(defaults, name):
+            if a.method not in methods and name in given:
                 raise IsonbError(f"{_flag(name)} does not apply to --method {a.method} (only "
                                  f"to {', '.join(methods)}). Fix: drop {_flag(name)}")
 
