@@ -11,7 +11,6 @@ distributed, zarr).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -82,7 +81,7 @@ def restore_dask(observed, voxel_size: VoxelSize, weights: str | Path, method: s
     halo = DIFFUSION_HALO if sampling else HALO
     kw = dict(weights=str(weights), method=method, device=device, voxel_size=voxel_size,
               limits=limits, halo=halo, full=(ny, nx),
-              config=replace(cfg, diffusion="on" if sampling else "off"))
+              config=cfg.sampling(sampling))
     blocks = observed.astype(np.float32).rechunk((nz, block_sizes(ny, chunk, halo),
                                                   block_sizes(nx, chunk, halo)))
     views = da.map_overlap(_restore_block, blocks, depth={0: 0, 1: halo, 2: halo},

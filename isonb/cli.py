@@ -153,9 +153,10 @@ def _apply_record(a: argparse.Namespace) -> None:
     --weights), which must be the recorded ones (sha256); an option that would set a recorded
     setting again is refused."""
     from .checkpoint import read_card
-    from .provenance import read_record
+    from .provenance import read_record, recorded_config
 
     record = read_record(a.settings)
+    a.recorded_config = recorded_config(record)
     given = _options_given(a)
     for name in _RECORDED:
         if name in given:
@@ -279,11 +280,10 @@ def _restore_config(a: argparse.Namespace) -> RestoreConfig:
     recorded one (the map asked for or not by --uncertainty)."""
     from dataclasses import replace
 
-    from .provenance import read_config
     from .restore import RestoreConfig
 
-    if a.settings:
-        return replace(read_config(a.settings), uncertainty=bool(a.uncertainty))
+    if a.settings:  # read by `_apply_record`
+        return replace(a.recorded_config, uncertainty=bool(a.uncertainty))
     return RestoreConfig(samples=a.samples, steps=a.steps, seed=a.seed, diffusion=a.diffusion,
                          output=a.output_kind, uncertainty=bool(a.uncertainty),
                          uncertainty_samples=a.uncertainty_samples, fusion=a.fusion,

@@ -74,4 +74,9 @@ def read_record(sidecar: str | Path) -> dict:
 def read_config(sidecar: str | Path) -> RestoreConfig:
     """The `RestoreConfig` a network's restoration was made with, from its record: restoring
     the same input with the same weights and this config gives the same volume."""
-    return from_dict(RestoreConfig, read_record(sidecar)["settings"])
+    return recorded_config(read_record(sidecar))
+
+
+def recorded_config(contents: dict) -> RestoreConfig:
+    """The `RestoreConfig` of a record already read (`read_record`)."""
+    return from_dict(RestoreConfig, contents["settings"])

@@ -101,6 +101,10 @@ class RestoreConfig:
             if getattr(self, name) < 1:
                 raise IsonbError(f"{name}={getattr(self, name)}; Fix: give a positive number")
 
+    def sampling(self, sampled: bool) -> RestoreConfig:
+        """This config with "auto" decided: diffusion "on" where it is `sampled`, else "off"."""
+        return replace(self, diffusion="on" if sampled else "off")
+
 
 def configured(config: RestoreConfig | None, settings: dict) -> RestoreConfig:
     """`config` (default `RestoreConfig()`) with the named `settings` replaced."""
@@ -470,7 +474,7 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     sampling = will_sample(model, observed, voxel_size, (lo, hi), cfg,
                            cfg.uncertainty or cfg.output == "sample")
     keep_spread = sampling and cfg.uncertainty and cfg.uncertainty_samples > 1
-    kw = dict(config=replace(cfg, diffusion="on" if sampling else "off"), progress=False,
+    kw = dict(config=cfg.sampling(sampling), progress=False,
               spread_samples=cfg.uncertainty_samples if keep_spread else 0)
     step = batch_size(model, (min(cfg.tile, n_out), min(cfg.tile, max(nx, ny))), cfg.batch)
     with _view_buffers((n_out, ny, nx), keep_spread, scratch) as (means, variances):
