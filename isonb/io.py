@@ -313,7 +313,8 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
         elif pick is None:
             found = ", ".join(f"{a}={s}" for a, s in zip(axes, data.shape))
             what = names.get(ax, "sample")
-            option = f"--{names[ax]} K" if ax in names else "a grayscale stack"
+            option = (f"--{names[ax]} K (notebooks: {names[ax].upper()} = K)" if ax in names
+                      else "a grayscale stack")
             raise fail(path, f"has {n} {what} entries (axes {found})", f"choose one with {option}")
         elif not 0 <= pick < n:
             raise fail(path, f"{names[ax]} {pick} out of range 0..{n - 1}",
@@ -329,7 +330,8 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
         found = ", ".join(f"{axes[i]}={data.shape[j]}" for j, i in enumerate(keep))
         raise fail(path, f"has {data.ndim} non-singleton axes ({found})",
                    "choose --channel / --time where needed, or name the axes of a file "
-                   "without metadata with --axes (e.g. --axes CZYX)")
+                   "without metadata with --axes (e.g. --axes CZYX; notebooks: CHANNEL, "
+                   "TIME, AXES)")
     return data
 
 

@@ -60,13 +60,16 @@ def report_device() -> str:
 
 
 def stack_manifest(work: Path, data_dir: str | None = None, voxel_size=None,
-                   channel: int | None = None, rebuild: bool = False) -> dict:
+                   channel: int | None = None, time: int | None = None, axes: str | None = None,
+                   rebuild: bool = False) -> dict:
     """The stacks to work on (manifest.json): the user's folder of stacks, or the embedded
-    default with its ground truth and PSF. Read when an earlier notebook wrote it for the
-    same data parameters and `rebuild` is off; made (and written) otherwise."""
+    default with its ground truth and PSF, and how to read them (voxel size, channel, time
+    point, axes of files without metadata: as `read_stack`). Read when an earlier notebook
+    wrote it for the same data parameters and `rebuild` is off; made (and written) otherwise."""
     path = work / "manifest.json"
     asked = {"data_dir": None if data_dir is None else str(data_dir),
-             "voxel_size": None if voxel_size is None else list(voxel_size), "channel": channel}
+             "voxel_size": None if voxel_size is None else list(voxel_size), "channel": channel,
+             "time": time, "axes": axes}
     if path.exists() and not rebuild:
         manifest = json.loads(path.read_text())
         if {k: manifest.get(k) for k in asked} == asked:
@@ -89,9 +92,15 @@ def stack_manifest(work: Path, data_dir: str | None = None, voxel_size=None,
 
 
 def read_stacks(manifest: dict, key: str = "stacks") -> list[Stack]:
-    """The manifest's stacks (or its test stacks, key="test"), with its voxel size and channel."""
-    return [read_stack(p, voxel_size=manifest["voxel_size"], channel=manifest["channel"],
-                       require_voxel_size=True) for p in manifest[key]]
+    """The manifest's stacks (or its test stacks, key="test")."""
+    return [read_manifest_stack(manifest, p) for p in manifest[key]]
+
+
+def read_manifest_stack(manifest: dict, path: str) -> Stack:
+    """One stack read as the manifest says: its voxel size, channel, time point and axes."""
+    return read_stack(path, voxel_size=manifest["voxel_size"], channel=manifest["channel"],
+                      time=manifest.get("time"), axes=manifest.get("axes"),
+                      require_voxel_size=True)
 
 
 def training_set(work: Path, stacks: list[Stack], cfg) -> TrainingData:
@@ -133,15 +142,15 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
     outputs: dict[str, dict[str, str]] = {}
     stacks = read_stacks(manifest, "test")
     for s in stacks:  # the viewers' and scores' reference, on disk
-        out = _restored_path(work, s, "cubic")
+        out = _restored_path(work, s, "cubic", manifest)
         restore_to_file([s], out, None, "cubic", overwrite=True)
         outputs[str(s.path)] = {"cubic": str(out)}
     for method, folder in models.items():
         net = load_network(folder, method)
         for s in stacks:
             t = time.perf_counter()
-            out = _restored_path(work, s, method)
-            map_path = _restored_path(work, s, f"{method}_uncertainty")
+            out = _restored_path(work, s, method, manifest)
+            map_path = _restored_path(work, s, f"{method}_uncertainty", manifest)
             with_map = method == "ldm" and wants_map(uncertainty, s, net)
             shape = restore_to_file([s], out, net, method, spread=map_path if with_map else None,
                                     overwrite=True, samples=samples, steps=steps, seed=seed,
@@ -210,9 +219,12 @@ def wants_map(uncertainty: bool | str, stack: Stack, net: torch.nn.Module) -> bo
     return False
 
 
-def _restored_path(work: Path, stack: Stack, what: str) -> Path:
-    """Where 03 writes `what` (a method, its map, a sample) of a stack: work/restored."""
-    return work / "restored" / f"{stack.path.parent.name}_{stack.path.stem}_{what}.tif"
+def _restored_path(work: Path, stack: Stack, what: str, manifest: dict) -> Path:
+    """Where 03 writes `what` (a method, its map, a sample) of a stack: work/restored, the
+    channel and time point read in the name when the manifest chose them."""
+    chosen = "".join(f"_{a}{manifest.get(k)}" for a, k in (("c", "channel"), ("t", "time"))
+                     if manifest.get(k) is not None)
+    return work / "restored" / f"{stack.path.parent.name}_{stack.path.stem}{chosen}_{what}.tif"
 
 
 def shown_volumes(manifest: dict, restored: dict[str, dict[str, str]], stack_path: str
@@ -222,7 +234,7 @@ def shown_volumes(manifest: dict, restored: dict[str, dict[str, str]], stack_pat
     the isotropic grid's spacing in µm."""
     from .baselines import LABELS
 
-    s = read_stack(stack_path, voxel_size=manifest["voxel_size"], channel=manifest["channel"])
+    s = read_manifest_stack(manifest, stack_path)
     shown = {"input (cubic)": _cubic(s, restored[stack_path])}
     for method, path in restored[stack_path].items():
         if method != "cubic":
@@ -252,7 +264,7 @@ def posterior_sample(work: Path, stack_path: str, manifest: dict, models: dict[s
 
     s = next(x for x in read_stacks(manifest, "test") if str(x.path) == stack_path)
     t = time.perf_counter()
-    out = _restored_path(work, s, f"ldm_sample_seed{seed}")
+    out = _restored_path(work, s, f"ldm_sample_seed{seed}", manifest)
     restore_to_file([s], out, load_network(models["ldm"], "ldm"), overwrite=True, steps=steps,
                     seed=seed, output="sample")
     print(f"sample   {s.path.name}: seed {seed}, in {time.perf_counter() - t:.0f} s")
@@ -294,7 +306,7 @@ def score_restorations(manifest: dict, restored: dict[str, dict[str, str]],
     names = {"ldm": "ours (isonb LDM)", **{m: f"{n} (same budget)" for m, n in LABELS.items()}}
     rows, results = [], {}
     for p in manifest["test"]:
-        s = read_stack(p, voxel_size=manifest["voxel_size"], channel=manifest["channel"])
+        s = read_manifest_stack(manifest, p)
         vols = {"input (cubic)": _cubic(s, restored[p])}
         if p in manifest["psf"]:
             vols["Richardson-Lucy (true PSF)"] = richardson_lucy(

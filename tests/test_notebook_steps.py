@@ -95,3 +95,31 @@ def test_the_notebook_restores_as_the_command_does_and_shows_memory_maps(tmp_pat
     np.testing.assert_array_equal(shown["isonb (LDM)"], read_stack(tmp_path / "cli.tif").data)
     np.testing.assert_array_equal(shown["uncertainty (LDM)"],
                                   read_stack(tmp_path / "cli_map.tif").data)
+
+
+def test_a_time_series_without_axis_metadata_is_read_as_the_parameters_say(tmp_path):
+    import pytest
+    import tifffile
+
+    from isonb.errors import IsonbError
+    from isonb.notebook import read_stacks
+
+    rng = np.random.default_rng(0)
+    series = rng.uniform(0, 1000, (3, 6, 40, 48)).astype(np.float32)  # (t, z, y, x)
+    (tmp_path / "data").mkdir()
+    tifffile.imwrite(tmp_path / "data" / "live.tif", series)  # its shape kept, no axes (QQYX)
+    size = (0.5, 0.25, 0.25)
+    no_axes = stack_manifest(tmp_path, str(tmp_path / "data"), size)
+    with pytest.raises(IsonbError, match="notebooks: CHANNEL, TIME, AXES"):
+        read_stacks(no_axes)
+    no_time = stack_manifest(tmp_path, str(tmp_path / "data"), size, axes="TZYX")
+    with pytest.raises(IsonbError, match=r"has 3 time entries .* \(notebooks: TIME = K\)"):
+        read_stacks(no_time)
+    manifest = stack_manifest(tmp_path, str(tmp_path / "data"), size, None, 1, "TZYX")
+    assert {k: manifest[k] for k in ("channel", "time", "axes")} == {
+        "channel": None, "time": 1, "axes": "TZYX"}
+    np.testing.assert_array_equal(read_stacks(manifest)[0].data, series[1])
+    outputs = restore_stacks(tmp_path, manifest, {})  # cubic only; the time point in its name
+    cubic = outputs[str(tmp_path / "data" / "live.tif")]["cubic"]
+    assert Path(cubic).name == "data_live_t1_cubic.tif"
+    np.testing.assert_array_equal(read_stack(cubic).data, interpolate(series[1], size))
