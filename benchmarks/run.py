@@ -83,6 +83,10 @@ METHODS = {
            lambda d: ["--method", "rl", "--psf", str(d / "psf.tif")], None),
     "ldm-quick": ("ours (LDM, per-stack quick, fine-tuned from the shipped model)",
                   *per_stack_ldm("ldm-quick")),
+    "ldm-quick-truefwhm": ("ours (LDM, ldm-quick's weights, true lateral FWHM given: "
+                           "--lateral-fwhm)",
+                           lambda d: [*per_stack_ldm("ldm-quick")[0](d), "--lateral-fwhm",
+                                      true_fwhm(d)[0]], None),
     "ldm-quick-scratch": ("ours (LDM, per-stack quick, from random weights)",
                           *per_stack_ldm("ldm-quick-scratch", "--from-scratch")),
     "ldm-learned-quick": ("ours (LDM, learned degradation, per-stack quick from random weights, "

@@ -127,7 +127,7 @@ def _load_model(a: argparse.Namespace):
 _RESTORE_SCOPES = (
     (("weights", "device", "precision", "tile", "batch", "axial_slices", "settings"), NETWORKS),
     (("samples", "steps", "seed", "diffusion", "uncertainty", "uncertainty_samples",
-      "no_refocus", "fusion", "output_kind"),
+      "no_refocus", "lateral_fwhm", "fusion", "output_kind"),
      ("ldm",)),
     (("psf", "psf_fwhm", "iterations"), ("rl",)),
 )
@@ -140,7 +140,7 @@ def _scope_title(methods: tuple[str, ...]) -> str:
 
 # restore's options that a record's settings give (`--settings`), and so may not be given too
 _RECORDED = ("precision", "tile", "batch", "samples", "steps", "seed", "diffusion",
-             "uncertainty_samples", "no_refocus", "fusion", "output_kind")
+             "uncertainty_samples", "no_refocus", "lateral_fwhm", "fusion", "output_kind")
 
 
 def _flag(name: str) -> str:
@@ -209,6 +209,9 @@ def cmd_restore(a: argparse.Namespace) -> int:
     if a.uncertainty_samples < 2:
         raise IsonbError(f"--uncertainty-samples {a.uncertainty_samples}: a spread needs at "
                          "least 2 samples. Fix: pass --uncertainty-samples 2 or more")
+    if a.axial_slices and a.lateral_fwhm:
+        raise IsonbError("--lateral-fwhm needs the stack's voxel size, which 2D axial slices "
+                         "do not carry. Fix: restore the stack, or drop --lateral-fwhm")
     t = time.perf_counter()
     if a.axial_slices:
         images = read_image(a.input)
@@ -287,7 +290,8 @@ def _restore_config(a: argparse.Namespace) -> RestoreConfig:
     return RestoreConfig(samples=a.samples, steps=a.steps, seed=a.seed, diffusion=a.diffusion,
                          output=a.output_kind, uncertainty=bool(a.uncertainty),
                          uncertainty_samples=a.uncertainty_samples, fusion=a.fusion,
-                         refocus=not a.no_refocus, tile=a.tile, batch=a.batch,
+                         refocus=not a.no_refocus, lateral_fwhm=a.lateral_fwhm,
+                         tile=a.tile, batch=a.batch,
                          precision=a.precision)
 
 
@@ -649,6 +653,11 @@ def _add_ldm_options(g: argparse._ArgumentGroup) -> None:
     g.add_argument("--no-refocus", action="store_true",
                    help="skip the last step that gives each lateral frequency band its "
                         "in-focus weight (matters for widefield stacks; 2D slices never get it)")
+    g.add_argument("--lateral-fwhm", type=float, metavar="UM",
+                   help="the lateral PSF's FWHM in µm, if known (about 0.37 lambda / NA in a "
+                        "confocal, 0.51 lambda / NA in widefield): z is then also deconvolved "
+                        "by it, sharper than xy, as a ground truth without axial blur is "
+                        "(+0.36 dB on the public suite with the true FWHM)")
 
 
 def _evaluate_parser(sub) -> None:

@@ -33,6 +33,7 @@ from .devices import autocast, resolve_device
 from .errors import IsonbError
 from .io import VoxelSize
 from .ldm import LDM, pad_to
+from .psf import FWHM_PER_SIGMA
 from .uncertainty import (
     COVERAGE,
     calibrate_scale,
@@ -88,6 +89,7 @@ class RestoreConfig:
     uncertainty_samples: int = choices.UNCERTAINTY_SAMPLES  # per slice, with noise of its own
     fusion: str = "auto"  # how the xz and yz views are combined (`volume.resolve_fusion`)
     refocus: bool = True  # the LDM's lateral bands given their in-focus weight (`degrade`)
+    lateral_fwhm: float | None = None  # µm: the LDM's z also deconvolved by the lateral PSF
     tile: int = 1024  # px of a tile's core; tiles give the whole slice's result
     batch: int | None = None  # slices per pass; None: as many as fit (`batch_size`)
     precision: str = "auto"  # the networks' arithmetic (`devices.autocast`)
@@ -100,6 +102,9 @@ class RestoreConfig:
         for name in ("steps", "drift", "tile", "slab"):
             if getattr(self, name) < 1:
                 raise IsonbError(f"{name}={getattr(self, name)}; Fix: give a positive number")
+        if self.lateral_fwhm is not None and not 0.01 <= self.lateral_fwhm <= 10:
+            raise IsonbError(f"lateral FWHM {self.lateral_fwhm} µm is outside what light "
+                             "microscopy resolves (0.01-10 µm); Fix: give it in µm, e.g. 0.2")
 
     def sampling(self, sampled: bool) -> RestoreConfig:
         """This config with "auto" decided: diffusion "on" where it is `sampled`, else "off"."""
@@ -342,15 +347,22 @@ def restore_view(observed: np.ndarray, view: str, rows: slice, limits: tuple[flo
     (z, y, x) stack: (mean, std), each (rows, isotropic z, the other lateral axis).
 
     The rows are normalised by `limits` and cubic-resliced onto the isotropic grid; `origin`
-    and `width` place the stack's other lateral axis in a wider one (`restore_slices`).
+    and `width` place the stack's other lateral axis in a wider one (`restore_slices`). With
+    the config's `lateral_fwhm`, the LDM's mean is also deconvolved along z by the lateral
+    PSF (`degrade.deblur_axial`); the spread stays the samples'.
     """
     region, axes = ((np.s_[:, rows, :], (1, 0, 2)) if view == "xz" else
                     (np.s_[:, :, rows], (2, 0, 1)))
     dz, _, dx = voxel_size
     iso = reslice_isotropic(normalize(observed[region], *limits), dz, dx, order=3)
-    return restore_slices(model, iso.transpose(axes), origin=origin, width=width,
-                          view=VIEWS.index(view), slice_ids=np.arange(rows.start, rows.stop),
-                          **kw)
+    cfg = configured(kw.pop("config", None),
+                     {k: kw.pop(k) for k in list(kw) if k in RestoreConfig.__dataclass_fields__})
+    mean, var = restore_slices(model, iso.transpose(axes), cfg, origin=origin, width=width,
+                               view=VIEWS.index(view),
+                               slice_ids=np.arange(rows.start, rows.stop), **kw)
+    if cfg.lateral_fwhm and isinstance(model, LDM):  # z holds every isotropic plane here
+        mean = degrade.deblur_axial(mean, cfg.lateral_fwhm / dx / FWHM_PER_SIGMA)
+    return mean, var
 
 
 def will_sample(model: torch.nn.Module, observed: np.ndarray, voxel_size: VoxelSize,

@@ -122,7 +122,9 @@ def test_help_imports_neither_torch_nor_scipy():
                                         (["--method", "rl", "--weights", "w"], "--weights"),
                                         (["--method", "care", "--iterations", "5"], "--iterations"),
                                         (["--method", "cubic", "--uncertainty", "u.tif"],
-                                         "--uncertainty")])
+                                         "--uncertainty"),
+                                        (["--method", "care", "--lateral-fwhm", "0.2"],
+                                         "--lateral-fwhm")])
 def test_options_that_do_not_apply_are_refused(tmp_path, capsys, args, flag):
     assert main(["restore", str(tmp_path / "in.tif"), str(tmp_path / "o.tif"), *args]) == 2
     err = capsys.readouterr().err
@@ -191,3 +193,15 @@ def test_demo_restores_and_scores_the_default_stack(tmp_path, monkeypatch, capsy
     assert (out / "comparison.png").stat().st_size > 10_000
     assert "| ldm |" in capsys.readouterr().out
     assert main(["demo", "--out", str(out)]) == 2  # nothing overwritten without --overwrite
+
+
+def test_lateral_fwhm_is_refused_for_axial_slices_and_outside_microscopy(tmp_path, capsys):
+    write_stack(tmp_path / "xz.tif", np.ones((20, 32), np.float32), None)
+    assert main(["restore", str(tmp_path / "xz.tif"), str(tmp_path / "o.tif"), "--axial-slices",
+                 "--lateral-fwhm", "0.2"]) == 2
+    assert "--lateral-fwhm needs the stack's voxel size" in capsys.readouterr().err
+    stack = tmp_path / "s.tif"
+    write_stack(stack, np.random.default_rng(0).uniform(0, 1, (8, 32, 32)).astype(np.float32),
+                (0.3, 0.1, 0.1))
+    assert main(["restore", str(stack), str(tmp_path / "o.tif"), "--lateral-fwhm", "180"]) == 2
+    assert "lateral FWHM 180.0 µm is outside" in capsys.readouterr().err
