@@ -75,6 +75,9 @@ def per_stack_ldm(out: str, *extra: str, same_budget: bool = False):
             lambda d: ["train", str(d / "observed.tif"), "--out", str(d / out), "--quick",
                        *extra, "--overwrite", "--seed", "0", *minutes(d)])
 
+# rows restored with another row's trained weights: their training time is that row's
+REUSES = {"ldm-quick-truefwhm": "ldm-quick"}
+
 # method -> (table label, restore arguments, training arguments or None), given the case folder
 METHODS = {
     "linear": ("linear interpolation", lambda d: ["--method", "linear"], None),
@@ -252,6 +255,10 @@ def main() -> None:
                     raise SystemExit(f"{method} on {name}: no earlier run to reuse; Fix: "
                                      "run without --restore-only")
                 train_s, train_mib = before[name]["train_seconds"], before[name]["train_peak_mib"]
+            elif method in REUSES:
+                trained = json.loads((a.results / f"{REUSES[method]}.json").read_text())
+                row = next(r for r in trained["rows"] if r["case"] == name)
+                train_s, train_mib = row["train_seconds"], row["train_peak_mib"]
             else:
                 train_s, train_mib = run_cli(train_args(folder)) if train_args else (0.0, 0.0)
             seconds, peak = run_cli(["restore", str(folder / "observed.tif"), str(out),

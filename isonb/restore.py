@@ -344,7 +344,7 @@ def restore_view(observed: np.ndarray, view: str, rows: slice, limits: tuple[flo
                  voxel_size: VoxelSize, model: torch.nn.Module, origin: int = 0,
                  width: int | None = None, **kw) -> tuple[np.ndarray, np.ndarray]:
     """Restore the xz slices (`view="xz"`, `rows` of y) or yz slices (`"yz"`, rows of x) of a
-    (z, y, x) stack: (mean, std), each (rows, isotropic z, the other lateral axis).
+    (z, y, x) stack: (mean, variance), each (rows, isotropic z, the other lateral axis).
 
     The rows are normalised by `limits` and cubic-resliced onto the isotropic grid; `origin`
     and `width` place the stack's other lateral axis in a wider one (`restore_slices`). With

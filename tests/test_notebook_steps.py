@@ -123,3 +123,20 @@ def test_a_time_series_without_axis_metadata_is_read_as_the_parameters_say(tmp_p
     cubic = outputs[str(tmp_path / "data" / "live.tif")]["cubic"]
     assert Path(cubic).name == "data_live_t1_cubic.tif"
     np.testing.assert_array_equal(read_stack(cubic).data, interpolate(series[1], size))
+
+
+def test_the_notebooks_lateral_fwhm_restores_as_the_command_does_and_is_recorded(tmp_path):
+    import json
+
+    case = simulate(SimulationConfig(shape=(25, 48, 48), z_step=3, seed=3))
+    stack = write_stack(tmp_path / "data" / "liver_a.tif", case.observed, case.voxel_size)
+    manifest = stack_manifest(tmp_path, str(tmp_path / "data"))
+    models = {"ldm": str(shipped_weights())}
+    outputs = restore_stacks(tmp_path, manifest, models, samples=1, steps=1, uncertainty=False,
+                             lateral_fwhm=0.2)
+    cli.main(["restore", str(stack), str(tmp_path / "cli.tif"), "--samples", "1", "--steps",
+              "1", "--lateral-fwhm", "0.2"])
+    restored = outputs[str(stack)]["ldm"]
+    np.testing.assert_array_equal(read_stack(restored).data, read_stack(tmp_path / "cli.tif").data)
+    record = json.loads(Path(restored + ".json").read_text())
+    assert record["settings"]["lateral_fwhm"] == 0.2
