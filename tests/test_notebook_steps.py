@@ -1,15 +1,20 @@
 """The notebooks' package calls on a user's folder of stacks (no ground truth), quickly."""
 
+import json
 from pathlib import Path
 
 import numpy as np
+import pytest
+import tifffile
 
 from isonb import cli
 from isonb.baselines import interpolate
 from isonb.checkpoint import read_card, shipped_weights
+from isonb.errors import IsonbError
 from isonb.io import Stack, read_stack, write_stack
 from isonb.notebook import (
     MAP_ON_CPU_VOXELS,
+    read_stacks,
     restoration_records,
     restore_stacks,
     score_restorations,
@@ -98,12 +103,6 @@ def test_the_notebook_restores_as_the_command_does_and_shows_memory_maps(tmp_pat
 
 
 def test_a_time_series_without_axis_metadata_is_read_as_the_parameters_say(tmp_path):
-    import pytest
-    import tifffile
-
-    from isonb.errors import IsonbError
-    from isonb.notebook import read_stacks
-
     rng = np.random.default_rng(0)
     series = rng.uniform(0, 1000, (3, 6, 40, 48)).astype(np.float32)  # (t, z, y, x)
     (tmp_path / "data").mkdir()
@@ -126,8 +125,6 @@ def test_a_time_series_without_axis_metadata_is_read_as_the_parameters_say(tmp_p
 
 
 def test_the_notebooks_lateral_fwhm_restores_as_the_command_does_and_is_recorded(tmp_path):
-    import json
-
     case = simulate(SimulationConfig(shape=(25, 48, 48), z_step=3, seed=3))
     stack = write_stack(tmp_path / "data" / "liver_a.tif", case.observed, case.voxel_size)
     manifest = stack_manifest(tmp_path, str(tmp_path / "data"))
