@@ -27,23 +27,17 @@ from run import hardware, write_result
 
 from isonb import metrics
 from isonb.benchmark import CASES
+from isonb.degrade import AXIAL_WIENER_EPS, deblur_axial
 from isonb.io import read_stack
 
 HERE = Path(__file__).resolve().parent
-EPS = 0.1  # Wiener regularisation (0.02-0.2 tried: PSNR falls and SSIM rises with it)
 SCALES = (0.75, 1.0, 1.25)  # multiples of the true lateral sigma
 BINS = 16  # per axis, of 1/32 cycles/px (the last bin takes every higher frequency)
 
 
-def axial_wiener(vol: np.ndarray, sigma: float, eps: float = EPS) -> np.ndarray:
-    """`vol` deconvolved along z by a Gaussian of `sigma` px (Wiener, unit gain at 0)."""
-    n = len(vol)
-    mirrored = np.concatenate([vol[::-1], vol, vol[::-1]])
-    k = np.fft.rfftfreq(len(mirrored))
-    otf = np.exp(-2 * np.pi**2 * sigma**2 * k**2)
-    gain = (1 + eps) * otf / (otf**2 + eps)
-    out = np.fft.irfft(np.fft.rfft(mirrored, axis=0) * gain[:, None, None], len(mirrored), 0)
-    return out[n:2 * n].astype(np.float32)
+def axial_wiener(vol: np.ndarray, sigma: float) -> np.ndarray:
+    """A (z, y, x) volume deconvolved along z as `restore --lateral-fwhm` does."""
+    return deblur_axial(vol.transpose(1, 0, 2), sigma).transpose(1, 0, 2)
 
 
 def oracle_filter(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -90,8 +84,9 @@ def main() -> None:
              "per-stack restorations (`run.py`'s `ldm-quick` row). SSIM / PSNR (dB) as "
              "BENCHMARK.md fixes them; `oracle`: PSNR after the least-squares gain per "
              f"(axial, lateral) frequency bin fitted against the truth; `xS`: axial Wiener "
-             f"deconvolution (eps {EPS}) by a Gaussian of S times the true lateral PSF's "
-             "sigma; `1 px`: sigma 1 px on every case. Hardware: " + hardware() + ".", "",
+             f"deconvolution (eps {AXIAL_WIENER_EPS}) by a Gaussian of S times the true "
+             "lateral PSF's sigma; `1 px`: sigma 1 px on every case. Hardware: "
+             + hardware() + ".", "",
              "| case | lateral sigma (px) | " + " | ".join(columns) + " | oracle PSNR |",
              "|---|---|" + "---|" * (len(columns) + 1)]
     for r in rows:
