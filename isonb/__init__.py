@@ -1,7 +1,8 @@
 """isonb: isotropic restoration of anisotropic 3D fluorescence stacks.
 
 The pipeline, module by module: `io` (stacks and voxel sizes) -> `volume` (isotropic grid,
-planes, patches, tiling) -> `psf` and `simulate` (ground-truth cases) -> `degrade` (the
+planes, patches, tiling) -> `psf` (`optics`: its width from a file's metadata) and
+`simulate` (ground-truth cases) -> `degrade` (the
 degradation, estimated from the stack; optionally `learned_degradation`) -> `patches` (the
 training data) -> `models`, `diffusion` and `ldm` (the latent diffusion model) -> `loop` and
 `train` (training; `checkpoint` saves, `devices` places) -> `baselines` and `restore`

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from . import optics
 from .errors import IsonbError, fail
 from .volume import MIN_Z_RATIO, planes_per_block
 
@@ -179,6 +180,47 @@ def _read_bioio(path: Path, series: int | None
     if None in (sizes.Z, sizes.Y, sizes.X):
         return data, "TCZYX", None, "no voxel size in the file's metadata"
     return data, "TCZYX", (float(sizes.Z), float(sizes.Y), float(sizes.X)), None
+
+
+def read_optics(path: str | Path, series: int | None = None, channel: int | None = None
+                ) -> optics.Optics:
+    """The optics that recorded one channel of a file's series, from its OME metadata
+    (OME-TIFF; .czi, .lif, .nd2 through bioio); empty where the file carries none, as an
+    ImageJ TIFF does."""
+    path = Path(path)
+    xml = _ome_xml(path)
+    return optics.from_ome(xml, series or 0, channel or 0) if xml else optics.Optics()
+
+
+def metadata_lateral_fwhm(path: str | Path, series: int | None = None,
+                          channel: int | None = None) -> float:
+    """The lateral PSF's FWHM (µm) that the file's metadata gives for the channel
+    (`optics.lateral_fwhm`), said in one line; an error naming the file and the fix where the
+    metadata does not give it."""
+    found = read_optics(path, series, channel)
+    if why := optics.missing(found):
+        raise fail(path, f"--lateral-fwhm auto: {why}", optics.fix(found))
+    fwhm = optics.lateral_fwhm(found)
+    which = f" channel {channel}" if channel is not None else ""
+    print(f"{path}{which}: lateral FWHM {fwhm:.3f} µm from its metadata "
+          f"({optics.describe(found)})")
+    return fwhm
+
+
+def _ome_xml(path: Path) -> str | None:
+    """The file's OME-XML, or None where it has none (or cannot be read: `read_stack` says why)."""
+    if is_bioio_format(path):
+        try:
+            from bioio import BioImage
+
+            return BioImage(path).ome_metadata.to_xml()
+        except Exception:  # noqa: BLE001 - a reader without OME metadata: none to give
+            return None
+    try:
+        with tifffile.TiffFile(path) as tif:
+            return tif.ome_metadata if tif.is_ome else None
+    except (tifffile.TiffFileError, ValueError, OSError):
+        return None
 
 
 def read_image(path: str | Path) -> np.ndarray:

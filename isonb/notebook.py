@@ -130,13 +130,15 @@ def trained_models(work: Path) -> dict[str, str]:
 
 def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: int = 2,
                    steps: int = 4, seed: int = 0, uncertainty: bool | str = "auto",
-                   lateral_fwhm: float | None = None) -> dict[str, dict[str, str]]:
+                   lateral_fwhm: float | str | None = None) -> dict[str, dict[str, str]]:
     """Restore every test stack by cubic interpolation and with every model into
     work/restored, as `isonb restore` does (`streaming.restore_to_file`: memory bounded by a
     slab, not the volume). With `uncertainty` (True, False or "auto": `wants_map`) the LDM's
     map goes beside it; without, its diffusion is sampled only where it changes the output
-    (`--diffusion auto`). `lateral_fwhm` (µm): the LDM's z also deconvolved by the lateral
-    PSF (`restore --lateral-fwhm`). Writes and returns restored.json: stack -> method -> .tif."""
+    (`--diffusion auto`). `lateral_fwhm` (µm, or "auto": each file's metadata): the LDM's z
+    also deconvolved by the lateral PSF (`restore --lateral-fwhm`). Writes and returns
+    restored.json: stack -> method -> .tif."""
+    from .io import metadata_lateral_fwhm
     from .restore import load_network
     from .streaming import restore_to_file
 
@@ -153,7 +155,8 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
             out = _restored_path(work, s, method, manifest)
             map_path = _restored_path(work, s, f"{method}_uncertainty", manifest)
             with_map = method == "ldm" and wants_map(uncertainty, s, net)
-            extra = {"lateral_fwhm": lateral_fwhm} if method == "ldm" else {}
+            extra = {"lateral_fwhm": metadata_lateral_fwhm(s.path, channel=manifest["channel"])
+                     if lateral_fwhm == "auto" else lateral_fwhm} if method == "ldm" else {}
             shape = restore_to_file([s], out, net, method, spread=map_path if with_map else None,
                                     overwrite=True, samples=samples, steps=steps, seed=seed,
                                     diffusion="auto", **extra)

@@ -11,6 +11,7 @@ from scipy.special import j0
 from .errors import IsonbError
 
 FWHM_PER_SIGMA = 2.0 * np.sqrt(2.0 * np.log(2.0))
+LATERAL_FWHM_PER_WAVELENGTH = {"widefield": 0.51, "confocal": 0.37}  # x lambda / NA: textbook
 
 
 def psf_shape(fwhm_lateral: float, fwhm_axial: float, dx: float, dz: float,
@@ -91,9 +92,8 @@ def theoretical_fwhm(na: float, n_immersion: float, wavelength: float,
     """Textbook (lateral, axial) FWHM in µm: 0.51λ/NA and 0.88λ/(n-√(n²-NA²)) for widefield,
     0.37λ/NA and 0.64λ/(n-√(n²-NA²)) for an ideal confocal."""
     depth = n_immersion - np.sqrt(n_immersion**2 - na**2)
-    if confocal:
-        return 0.37 * wavelength / na, 0.64 * wavelength / depth
-    return 0.51 * wavelength / na, 0.88 * wavelength / depth
+    lateral = LATERAL_FWHM_PER_WAVELENGTH["confocal" if confocal else "widefield"] * wavelength / na
+    return lateral, (0.64 if confocal else 0.88) * wavelength / depth
 
 
 def lateral_psf(psf: np.ndarray) -> np.ndarray:

@@ -89,7 +89,8 @@ class RestoreConfig:
     uncertainty_samples: int = choices.UNCERTAINTY_SAMPLES  # per slice, with noise of its own
     fusion: str = "auto"  # how the xz and yz views are combined (`volume.resolve_fusion`)
     refocus: bool = True  # the LDM's lateral bands given their in-focus weight (`degrade`)
-    lateral_fwhm: float | None = None  # µm: the LDM's z also deconvolved by the lateral PSF
+    # µm: the LDM's z also deconvolved by the lateral PSF; one per channel where they differ
+    lateral_fwhm: float | tuple[float, ...] | None = None
     tile: int = 1024  # px of a tile's core; tiles give the whole slice's result
     batch: int | None = None  # slices per pass; None: as many as fit (`batch_size`)
     precision: str = "auto"  # the networks' arithmetic (`devices.autocast`)
@@ -102,9 +103,18 @@ class RestoreConfig:
         for name in ("steps", "drift", "tile", "slab"):
             if getattr(self, name) < 1:
                 raise IsonbError(f"{name}={getattr(self, name)}; Fix: give a positive number")
-        if self.lateral_fwhm is not None and not 0.01 <= self.lateral_fwhm <= 10:
-            raise IsonbError(f"lateral FWHM {self.lateral_fwhm} µm is outside what light "
-                             "microscopy resolves (0.01-10 µm); Fix: give it in µm, e.g. 0.2")
+        if isinstance(self.lateral_fwhm, list):  # per channel, as JSON records it
+            object.__setattr__(self, "lateral_fwhm", tuple(self.lateral_fwhm))
+        for fwhm in np.atleast_1d(self.lateral_fwhm if self.lateral_fwhm is not None else []):
+            if not 0.01 <= fwhm <= 10:
+                raise IsonbError(f"lateral FWHM {fwhm} µm is outside what light microscopy "
+                                 "resolves (0.01-10 µm); Fix: give it in µm, e.g. 0.2")
+
+    def channel(self, c: int) -> RestoreConfig:
+        """Channel `c`'s config: its own lateral FWHM where one is given per channel."""
+        if not isinstance(self.lateral_fwhm, tuple):
+            return self
+        return replace(self, lateral_fwhm=self.lateral_fwhm[c])
 
     def sampling(self, sampled: bool) -> RestoreConfig:
         """This config with "auto" decided: diffusion "on" where it is `sampled`, else "off"."""

@@ -47,6 +47,9 @@ def restore_to_file(stacks: list[Stack], path: str | Path, model: torch.nn.Modul
         raise IsonbError(f"{path}: only the LDM samples an uncertainty map. Fix: drop the "
                          "uncertainty output or restore with the LDM")
     cfg = replace(configured(config, settings), uncertainty=spread is not None)
+    if isinstance(cfg.lateral_fwhm, tuple) and len(cfg.lateral_fwhm) != len(stacks):
+        raise IsonbError(f"{path}: {len(cfg.lateral_fwhm)} lateral FWHMs for {len(stacks)} "
+                         "channels. Fix: give one, or one per channel")
     if model is None and method == "rl" and psf is not None:
         _check_rl_memory(stacks[0], psf)
     refuse_existing(path, spread, sidecar_path(path), overwrite=overwrite)
@@ -61,8 +64,8 @@ def restore_to_file(stacks: list[Stack], path: str | Path, model: torch.nn.Modul
         for c, (stack, (volume_file, spread_file)) in enumerate(zip(stacks, files)):
             if len(stacks) > 1:
                 print(f"channel {c} of {len(stacks)}")
-            decided.append(_restore_channel(stack, volume_file, spread_file, model, method, cfg,
-                                            scratch, psf, rl_iterations))
+            decided.append(_restore_channel(stack, volume_file, spread_file, model, method,
+                                            cfg.channel(c), scratch, psf, rl_iterations))
         write_stack_planes(path, _planes([v for v, _ in files], n_out, (ny, nx)), shape,
                            (dx,) * 3, overwrite=overwrite)
         if spread is not None:
