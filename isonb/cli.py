@@ -48,7 +48,9 @@ def _add_stack_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--channel", type=_channel,
                    help="channel to use in a multi-channel stack (restore: also 'all', each "
                         "channel restored in turn into one multi-channel .tif)")
-    p.add_argument("--time", type=int, help="time point to use in a time series")
+    p.add_argument("--time", type=_time,
+                   help="time point to use in a time series (restore: also 'all', each time "
+                        "point restored in turn into one TZYX / TZCYX .tif)")
     p.add_argument("--axes", help="axes of a file without metadata, e.g. CZYX or TZYX")
     p.add_argument("--series", type=int, help="series (position) of a multi-position file")
 
@@ -61,6 +63,15 @@ def _channel(value: str) -> int | str:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is neither a channel number nor "
                                          "'all'") from None
+
+
+def _time(value: str) -> int | str:
+    if value == "all":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a time point nor 'all'") from None
 
 
 def _lateral_fwhm(value: str) -> float | str:
@@ -80,6 +91,9 @@ def _read(a: argparse.Namespace, path: str):
     if a.channel == "all":
         raise IsonbError(f"{path}: --channel all is for restore. Fix: train on one channel "
                          "(--channel K); a model trained on one restores the others")
+    if a.time == "all":
+        raise IsonbError(f"{path}: --time all is for restore. Fix: train on one time point "
+                         "(--time K); a model trained on one restores the others")
     return read_stack(path, voxel_size=a.voxel_size, channel=a.channel, time=a.time,
                       axes=a.axes, series=a.series, require_voxel_size=True)
 
@@ -267,27 +281,32 @@ def _restore_folder(a: argparse.Namespace) -> int:
 
 
 def _restore_stack(a: argparse.Namespace) -> tuple[int, ...]:
-    """Restore the input (with --channel all, every channel in turn) into the output, with
-    bounded memory (`streaming.restore_to_file`)."""
-    from .io import read_channels
-    from .streaming import restore_to_file
+    """Restore the input (with --channel all every channel, with --time all every time point,
+    in turn) into the output, with bounded memory (`streaming.restore_series_to_file`)."""
+    from .io import read_time_series
+    from .streaming import restore_series_to_file
 
-    if a.channel == "all":
-        stacks = read_channels(a.input, voxel_size=a.voxel_size, time=a.time, axes=a.axes,
-                               series=a.series, require_voxel_size=True)
+    every_time = a.time == "all"
+    if a.channel == "all" or every_time:
+        series = read_time_series(a.input, a.voxel_size, a.channel, True, a.axes, a.series)
+        time_axis = every_time and series.has_time
+        series = series if every_time else [series.time_point(a.time)]
     else:
-        stacks = [_read(a, a.input)]
+        series, time_axis = [[_read(a, a.input)]], False
+    stacks = series[0]
     if a.lateral_fwhm == "auto":
         a.lateral_fwhm = _metadata_lateral_fwhm(a, len(stacks))
     model = _load_model(a) if a.method in NETWORKS else None
     if model is None:
-        return restore_to_file(stacks, a.output, None, a.method, overwrite=a.overwrite,
-                               scratch=a.scratch, psf=_load_psf(a, stacks[0].voxel_size[2]),
-                               rl_iterations=a.iterations)
+        return restore_series_to_file(series, a.output, None, a.method, overwrite=a.overwrite,
+                                      scratch=a.scratch, time_axis=time_axis,
+                                      psf=_load_psf(a, stacks[0].voxel_size[2]),
+                                      rl_iterations=a.iterations)
     if a.method == "ldm" and a.weights is None:
         _warn_outside_shipped_range(stacks[0])
-    return restore_to_file(stacks, a.output, model, a.method, _restore_config(a),
-                           spread=a.uncertainty, overwrite=a.overwrite, scratch=a.scratch)
+    return restore_series_to_file(series, a.output, model, a.method, _restore_config(a),
+                                  spread=a.uncertainty, overwrite=a.overwrite,
+                                  scratch=a.scratch, time_axis=time_axis)
 
 
 def _metadata_lateral_fwhm(a: argparse.Namespace, channels: int) -> float | tuple[float, ...]:
@@ -598,7 +617,8 @@ def _restore_parser(sub) -> argparse.ArgumentParser:
               "  python -m isonb restore my_stack.tif restored.tif\n"
               "  python -m isonb restore my_stack.tif restored.tif --weights my_model "
               "--uncertainty spread.tif\n"
-              "  python -m isonb restore my_stack.czi restored.zarr --channel all\n"
+              "  python -m isonb restore my_stack.czi restored.tif --channel all\n"
+              "  python -m isonb restore time_lapse.tif restored.tif --time all\n"
               "  python -m isonb restore stacks/ restored/ --weights my_model   # a folder\n"
               "  python -m isonb restore sim/observed.tif rl.tif --method rl --psf sim/psf.tif",
               cmd_restore)

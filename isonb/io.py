@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,17 +72,61 @@ def read_channels(
 ) -> list[Stack]:
     """Every channel of a stack, each as a `Stack` (one, for a single-channel file); the
     file is read once. Options as `read_stack`."""
+    return read_time_series(path, voxel_size, "all", require_voxel_size, axes, series,
+                            mmap=False).time_point(time)
+
+
+class TimeSeries(Sequence):
+    """A stack's time points, each the list of its channels' `Stack`s (every channel, or the
+    one chosen), made when indexed: the file is read once, memory-mapped where it is stored
+    uncompressed, so that a long series is not held whole as float32."""
+
+    def __init__(self, data: np.ndarray, axes: str, size: VoxelSize | None, path: Path,
+                 channel: int | str | None) -> None:
+        self.data, self.axes, self.size, self.path = data, _channel_axes(axes), size, path
+        n = data.shape[self.axes.index("C")] if "C" in self.axes else 1
+        self.channels = ([c if n > 1 else None for c in range(n)] if channel == "all"
+                         else [channel])
+
+    @property
+    def has_time(self) -> bool:
+        """Whether the file has a time axis (of any length)."""
+        return "T" in self.axes
+
+    def __len__(self) -> int:
+        return self.data.shape[self.axes.index("T")] if self.has_time else 1
+
+    def __getitem__(self, t: int) -> list[Stack]:
+        if not 0 <= t < len(self):
+            raise IndexError(t)
+        return self.time_point(t)
+
+    def time_point(self, t: int | None) -> list[Stack]:
+        """The channels of time point `t` (None: the file's only one; else an error naming
+        --time)."""
+        stacks = []
+        for c in self.channels:
+            one = _select_zyx(self.data, self.axes, c, t, self.path)
+            _check_values(one, self.path)
+            stacks.append(Stack(one.astype(np.float32, copy=False), self.size, self.path))
+        return stacks
+
+
+def read_time_series(path: str | Path, voxel_size: VoxelSize | None = None,
+                     channel: int | str | None = None, require_voxel_size: bool = False,
+                     axes: str | None = None, series: int | None = None, mmap: bool = True
+                     ) -> TimeSeries:
+    """Every time point of a stack (`restore --time all`), with every channel (`channel`
+    "all") or the one chosen. Options as `read_stack`."""
     path = Path(path)
-    data, file_axes, size = _read_any(path, voxel_size, require_voxel_size, axes, series)
-    file_axes = file_axes.upper().replace("S", "C") if "C" not in file_axes.upper() \
-        else file_axes.upper()
-    n = data.shape[file_axes.index("C")] if "C" in file_axes else 1
-    stacks = []
-    for c in range(n):
-        one = _select_zyx(data, file_axes, c if n > 1 else None, time, path)
-        _check_values(one, path)
-        stacks.append(Stack(one.astype(np.float32, copy=False), size, path))
-    return stacks
+    data, file_axes, size = _read_any(path, voxel_size, require_voxel_size, axes, series, mmap)
+    return TimeSeries(data, file_axes, size, path, channel)
+
+
+def _channel_axes(axes: str) -> str:
+    """Axes in capitals, samples per pixel (RGB, S) counted as channels without a C axis."""
+    axes = axes.upper()
+    return axes.replace("S", "C") if "C" not in axes else axes
 
 
 def _read_any(path: Path, voxel_size: VoxelSize | None, require_voxel_size: bool,
@@ -273,13 +317,16 @@ def write_stack(
     if path.name.lower().endswith(".zarr"):
         return write_stack_planes(path, iter(data), data.shape, voxel_size, overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tifffile.imwrite(path, data, **_imagej_kwargs(voxel_size, data.ndim))
+    tifffile.imwrite(path, data, **_imagej_kwargs(voxel_size, IMAGEJ_AXES[data.ndim]))
     return path
 
 
-def _imagej_kwargs(voxel_size: VoxelSize | None, ndim: int) -> dict:
-    """ImageJ TIFF options: axes (YX, ZYX or, for channels, ZCYX) and the voxel size."""
-    kwargs: dict = {"imagej": True, "metadata": {"axes": {2: "YX", 3: "ZYX", 4: "ZCYX"}[ndim]}}
+IMAGEJ_AXES = {2: "YX", 3: "ZYX", 4: "ZCYX"}  # by number of axes, where none are given
+
+
+def _imagej_kwargs(voxel_size: VoxelSize | None, axes: str) -> dict:
+    """ImageJ TIFF options: the axes (YX, ZYX, ZCYX, TZYX or TZCYX) and the voxel size."""
+    kwargs: dict = {"imagej": True, "metadata": {"axes": axes}}
     if voxel_size is not None:
         dz, dy, dx = voxel_size
         kwargs["resolution"] = (1.0 / dx, 1.0 / dy)
@@ -288,22 +335,25 @@ def _imagej_kwargs(voxel_size: VoxelSize | None, ndim: int) -> dict:
 
 
 def write_stack_planes(path: str | Path, planes: Iterable[np.ndarray], shape: tuple[int, ...],
-                       voxel_size: VoxelSize | None, overwrite: bool = False) -> Path:
+                       voxel_size: VoxelSize | None, overwrite: bool = False,
+                       axes: str | None = None) -> Path:
     """`write_stack` for a float32 stack given plane by plane: nothing larger than a few
     planes is held, so volumes larger than memory can be written. A path ending in .zarr
     is written as OME-Zarr (the `formats` extra), any other as an ImageJ TIFF; a 4D
-    `shape` (z, c, y, x) takes its planes z by z, each z channel by channel."""
+    `shape` (z, c, y, x) takes its planes z by z, each z channel by channel; time series
+    name their `axes` (TZYX, TZCYX: time point by time point)."""
     path = Path(path)
     refuse_existing(path, overwrite=overwrite)
     path.parent.mkdir(parents=True, exist_ok=True)
     cast = (np.asarray(p, dtype=np.float32) for p in planes)
     if path.name.lower().endswith(".zarr"):
         if len(shape) != 3:
-            raise fail(path, "OME-Zarr output takes one channel", "write a .tif (all channels) "
-                       "or choose one with --channel K")
+            raise fail(path, "OME-Zarr output takes one channel and time point", "write a "
+                       ".tif (all channels and time points) or choose one with --channel K "
+                       "(--time K)")
         return _write_ome_zarr(path, cast, shape, voxel_size)
     tifffile.imwrite(path, cast, shape=shape, dtype=np.float32,
-                     **_imagej_kwargs(voxel_size, len(shape)))
+                     **_imagej_kwargs(voxel_size, axes or IMAGEJ_AXES[len(shape)]))
     return path
 
 
@@ -339,9 +389,7 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
 
     Samples per pixel (RGB, axis S) count as channels when the file has no C axis.
     """
-    axes = axes.upper()
-    if "S" in axes and "C" not in axes:
-        axes = axes.replace("S", "C")
+    axes = _channel_axes(axes)
     picks = {"C": channel, "T": time}
     names = {"C": "channel", "T": "time"}
     for ax in "CTS":

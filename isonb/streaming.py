@@ -10,7 +10,7 @@ up front where the memory cannot hold it. Each output gets its record (`provenan
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from .baselines.classic import rl_memory
 from .choices import METHODS, check_choice
 from .devices import available_memory
 from .errors import IsonbError, fail
-from .io import Stack, refuse_existing, write_stack_planes
+from .io import IMAGEJ_AXES, Stack, refuse_existing, write_stack_planes
 from .ldm import LDM
 from .provenance import record, sidecar_path, write_sidecar
 from .restore import RestoreConfig, configured, restore, restore_network_slabs
@@ -42,38 +42,67 @@ def restore_to_file(stacks: list[Stack], path: str | Path, model: torch.nn.Modul
     sidecar records how it was made (`provenance`). Existing files are refused before any
     work unless `overwrite`. Returns the output's shape: (z, y, x), or (z, c, y, x) for
     several channels."""
+    return restore_series_to_file([stacks], path, model, method, config, spread=spread,
+                                  overwrite=overwrite, scratch=scratch, psf=psf,
+                                  rl_iterations=rl_iterations, time_axis=False, **settings)
+
+
+def restore_series_to_file(series: Sequence[list[Stack]], path: str | Path,
+                           model: torch.nn.Module | None, method: str = "ldm",
+                           config: RestoreConfig | None = None, *,
+                           spread: str | Path | None = None, overwrite: bool = False,
+                           scratch: str | Path | None = None, psf: np.ndarray | None = None,
+                           rl_iterations: int = 20, time_axis: bool = True,
+                           **settings) -> tuple[int, ...]:
+    """`restore_to_file` for every time point of a series (`io.TimeSeries`: each its
+    channels' stacks, read when reached), one after another, into one file of axes TZYX or
+    TZCYX (ImageJ's order); without `time_axis`, one time point as `restore_to_file` writes
+    it. The scratch folder holds every restored time point until the file is written."""
     check_choice("method", method, METHODS)
     if spread is not None and not isinstance(model, LDM):
         raise IsonbError(f"{path}: only the LDM samples an uncertainty map. Fix: drop the "
                          "uncertainty output or restore with the LDM")
     cfg = replace(configured(config, settings), uncertainty=spread is not None)
-    if isinstance(cfg.lateral_fwhm, tuple) and len(cfg.lateral_fwhm) != len(stacks):
-        raise IsonbError(f"{path}: {len(cfg.lateral_fwhm)} lateral FWHMs for {len(stacks)} "
+    first = series[0]
+    if isinstance(cfg.lateral_fwhm, tuple) and len(cfg.lateral_fwhm) != len(first):
+        raise IsonbError(f"{path}: {len(cfg.lateral_fwhm)} lateral FWHMs for {len(first)} "
                          "channels. Fix: give one, or one per channel")
+    if str(path).lower().endswith(".zarr") and (len(first) > 1 or time_axis):
+        raise fail(path, "OME-Zarr output takes one channel and time point", "write a .tif "
+                   "(all channels and time points) or choose one with --channel K (--time K)")
     if model is None and method == "rl" and psf is not None:
-        _check_rl_memory(stacks[0], psf)
+        _check_rl_memory(first[0], psf)
     refuse_existing(path, spread, sidecar_path(path), overwrite=overwrite)
-    dz, _, dx = stacks[0].voxel_size
-    nz, ny, nx = stacks[0].data.shape
-    n_out = isotropic_depth(nz, dz, dx)
-    shape = (n_out, len(stacks), ny, nx) if len(stacks) > 1 else (n_out, ny, nx)
+    dz, _, dx = first[0].voxel_size
+    nz, ny, nx = first[0].data.shape
+    n_out, n_t = isotropic_depth(nz, dz, dx), len(series) if time_axis else 1
+    shape = (n_out, len(first), ny, nx) if len(first) > 1 else (n_out, ny, nx)
+    shape, axes = ((n_t, *shape), "T" + IMAGEJ_AXES[len(shape)]) if time_axis else (shape, None)
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
-        files = [(Path(tmp) / f"{c}.raw", Path(tmp) / f"{c}_spread.raw")
-                 for c in range(len(stacks))]
-        decided = []  # per channel, what the network decided on it
-        for c, (stack, (volume_file, spread_file)) in enumerate(zip(stacks, files)):
-            if len(stacks) > 1:
-                print(f"channel {c} of {len(stacks)}")
-            decided.append(_restore_channel(stack, volume_file, spread_file, model, method,
-                                            cfg.channel(c), scratch, psf, rl_iterations))
-        write_stack_planes(path, _planes([v for v, _ in files], n_out, (ny, nx)), shape,
-                           (dx,) * 3, overwrite=overwrite)
+        files, decided = [], []  # per time point, per channel
+        for t in range(n_t):
+            stacks = first if t == 0 else series[t]
+            if time_axis:
+                print(f"time point {t} of {n_t}")
+            files.append([(Path(tmp) / f"{t}_{c}.raw", Path(tmp) / f"{t}_{c}_spread.raw")
+                          for c in range(len(stacks))])
+            for c, (stack, (volume_file, spread_file)) in enumerate(zip(stacks, files[-1])):
+                if len(stacks) > 1:
+                    print(f"channel {c} of {len(stacks)}")
+                decided.append(_restore_channel(stack, volume_file, spread_file, model, method,
+                                                cfg.channel(c), scratch, psf, rl_iterations))
+        write_stack_planes(path, _planes([[v for v, _ in f] for f in files], n_out, (ny, nx)),
+                           shape, (dx,) * 3, overwrite=overwrite, axes=axes)
         if spread is not None:
-            write_stack_planes(spread, _planes([u for _, u in files], n_out, (ny, nx)), shape,
-                               (dx,) * 3, overwrite=overwrite)
+            write_stack_planes(spread, _planes([[u for _, u in f] for f in files], n_out,
+                                               (ny, nx)), shape, (dx,) * 3,
+                               overwrite=overwrite, axes=axes)
     settings = _settings(model, cfg, method, rl_iterations, psf)
-    write_sidecar(path, record(stacks, path, shape, method, model, settings, spread,
-                               decided if model is not None else None), overwrite)
+    contents = record(first, path, shape, method, model, settings, spread,
+                      decided if model is not None else None)
+    if time_axis:
+        contents["time_points"] = n_t
+    write_sidecar(path, contents, overwrite)
     return shape
 
 
@@ -135,13 +164,15 @@ def _network_slabs(stack: Stack, model: torch.nn.Module, config: RestoreConfig,
         yield planes, spread
 
 
-def _planes(files: list[Path], depth: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
-    """Planes z by z, and at each z channel by channel, read from per-channel raw files."""
-    handles = [open(f, "rb") for f in files]
-    try:
-        for _ in range(depth):
+def _planes(files: list[list[Path]], depth: int, size: tuple[int, int]) -> Iterator[np.ndarray]:
+    """Planes time point by time point, z by z, and at each z channel by channel, read from
+    per-channel raw files (`files`: per time point, per channel)."""
+    for channels in files:
+        handles = [open(f, "rb") for f in channels]
+        try:
+            for _ in range(depth):
+                for h in handles:
+                    yield np.frombuffer(h.read(size[0] * size[1] * 4), np.float32).reshape(size)
+        finally:
             for h in handles:
-                yield np.frombuffer(h.read(size[0] * size[1] * 4), np.float32).reshape(size)
-    finally:
-        for h in handles:
-            h.close()
+                h.close()

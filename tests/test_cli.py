@@ -178,6 +178,52 @@ def test_all_channels_restore_into_one_multichannel_tif(tmp_path, tiny_ldm):
     assert main(["train", str(src), "--channel", "all", "--out", str(tmp_path / "t")]) == 2
 
 
+def test_every_time_point_restores_into_one_hyperstack_with_its_map(tmp_path, tiny_ldm):
+    from isonb import ldm as L
+
+    L.save(tiny_ldm, tmp_path / "w", {"seed": 0})
+    data = np.random.default_rng(4).random((3, 5, 2, 24, 28)).astype(np.float32)
+    data[1] *= 20  # time points of their own brightness
+    src = tmp_path / "tzcyx.tif"
+    tifffile.imwrite(src, data, imagej=True, resolution=(10.0, 10.0),
+                     metadata={"axes": "TZCYX", "spacing": 0.3, "unit": "um"})
+    net = ["--weights", str(tmp_path / "w"), "--steps", "1", "--samples", "2"]
+    out, spread = tmp_path / "all.tif", tmp_path / "all_spread.tif"
+    assert main(["restore", str(src), str(out), "--time", "all", "--channel", "all", *net,
+                 "--uncertainty", str(spread), "--uncertainty-samples", "2"]) == 0
+    with tifffile.TiffFile(out) as tif:
+        assert tif.series[0].axes == "TZCYX" and tif.series[0].shape == (3, 13, 2, 24, 28)
+    assert tifffile.imread(spread).shape == (3, 13, 2, 24, 28)
+    for t, c in ((0, 0), (1, 1), (2, 0)):
+        one = tmp_path / f"t{t}c{c}.tif"
+        assert main(["restore", str(src), str(one), "--time", str(t), "--channel", str(c),
+                     *net]) == 0
+        np.testing.assert_array_equal(read_stack(out, time=t, channel=c).data,
+                                      read_stack(one).data)
+    assert json.loads((tmp_path / "all.tif.json").read_text())["time_points"] == 3
+    assert main(["train", str(src), "--time", "all", "--channel", "0", "--out",
+                 str(tmp_path / "t")]) == 2
+
+
+def test_time_all_on_a_stack_without_time_is_the_stack_and_zarr_is_refused_first(tmp_path,
+                                                                                capsys):
+    data = np.random.default_rng(5).random((6, 20, 22)).astype(np.float32)
+    write_stack(tmp_path / "zyx.tif", data, (0.3, 0.1, 0.1))
+    for name, time in (("all.tif", ["--time", "all"]), ("plain.tif", [])):
+        assert main(["restore", str(tmp_path / "zyx.tif"), str(tmp_path / name), "--method",
+                     "cubic", *time]) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "all.tif"),
+                                  tifffile.imread(tmp_path / "plain.tif"))
+    series = tmp_path / "tzyx.tif"
+    tifffile.imwrite(series, np.stack([data, data]), imagej=True, resolution=(10.0, 10.0),
+                     metadata={"axes": "TZYX", "spacing": 0.3, "unit": "um"})
+    capsys.readouterr()
+    assert main(["restore", str(series), str(tmp_path / "o.ome.zarr"), "--time", "all"]) == 2
+    err = capsys.readouterr()
+    assert "OME-Zarr output takes one channel and time point" in err.err
+    assert "time point 0" not in err.out and not (tmp_path / "o.ome.zarr").exists()
+
+
 @pytest.mark.slow
 def test_demo_restores_and_scores_the_default_stack(tmp_path, monkeypatch, capsys):
     """The README's main command, on the quick default dataset (a 128 px field)."""
