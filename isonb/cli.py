@@ -55,33 +55,23 @@ def _add_stack_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--series", type=int, help="series (position) of a multi-position file")
 
 
-def _channel(value: str) -> int | str:
-    if value == "all":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is neither a channel number nor "
-                                         "'all'") from None
+def _or_word(parse, word: str, what: str):
+    """An argparse type: `word` itself, or the value read by `parse` (`what` it is, for the
+    error)."""
+    def convert(value: str):
+        if value == word:
+            return value
+        try:
+            return parse(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{value!r} is neither {what} nor "
+                                             f"{word!r}") from None
+    return convert
 
 
-def _time(value: str) -> int | str:
-    if value == "all":
-        return value
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is neither a time point nor 'all'") from None
-
-
-def _lateral_fwhm(value: str) -> float | str:
-    if value == "auto":
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is neither a width in µm nor "
-                                         "'auto'") from None
+_channel = _or_word(int, "all", "a channel number")
+_time = _or_word(int, "all", "a time point")
+_lateral_fwhm = _or_word(float, "auto", "a width in µm")
 
 
 def _read(a: argparse.Namespace, path: str):

@@ -155,8 +155,10 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
             out = _restored_path(work, s, method, manifest)
             map_path = _restored_path(work, s, f"{method}_uncertainty", manifest)
             with_map = method == "ldm" and wants_map(uncertainty, s, net)
-            extra = {"lateral_fwhm": metadata_lateral_fwhm(s.path, channel=manifest["channel"])
-                     if lateral_fwhm == "auto" else lateral_fwhm} if method == "ldm" else {}
+            extra = {}
+            if method == "ldm":
+                extra["lateral_fwhm"] = (lateral_fwhm if lateral_fwhm != "auto" else
+                                         metadata_lateral_fwhm(s.path, channel=manifest["channel"]))
             shape = restore_to_file([s], out, net, method, spread=map_path if with_map else None,
                                     overwrite=True, samples=samples, steps=steps, seed=seed,
                                     diffusion="auto", **extra)

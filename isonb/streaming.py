@@ -75,9 +75,12 @@ def restore_series_to_file(series: Sequence[list[Stack]], path: str | Path,
     refuse_existing(path, spread, sidecar_path(path), overwrite=overwrite)
     dz, _, dx = first[0].voxel_size
     nz, ny, nx = first[0].data.shape
-    n_out, n_t = isotropic_depth(nz, dz, dx), len(series) if time_axis else 1
+    n_out = isotropic_depth(nz, dz, dx)
+    n_t = len(series) if time_axis else 1
     shape = (n_out, len(first), ny, nx) if len(first) > 1 else (n_out, ny, nx)
-    shape, axes = ((n_t, *shape), "T" + IMAGEJ_AXES[len(shape)]) if time_axis else (shape, None)
+    axes = None  # ZYX or ZCYX by the number of axes
+    if time_axis:
+        shape, axes = (n_t, *shape), "T" + IMAGEJ_AXES[len(shape)]
     with tempfile.TemporaryDirectory(dir=scratch) as tmp:
         files, decided = [], []  # per time point, per channel
         for t in range(n_t):
