@@ -472,9 +472,12 @@ def _check_plausible(size: VoxelSize, path: Path, given: bool) -> None:
                    f"microscopy's {lo:g}-{hi:g} µm", "give --voxel-size DZ DY DX in µm "
                    "(e.g. 0.5 0.1 0.1; 100 nm is 0.1)")
     if dz < MIN_Z_RATIO * dx:
+        k = int(np.ceil(dx / dz))
+        fix = ("check the order: --voxel-size takes DZ DY DX, z first" if given else
+               f"bin its planes by {k} along z (Fiji: Image > Transform > Bin, z {k}), or "
+               "give the right size with --voxel-size DZ DY DX")
         raise fail(path, f"dz={dz:g} µm is smaller than dx={dx:g} µm (from {where}); isonb "
-                   "restores stacks whose z step is at least about the pixel size",
-                   "check the order: --voxel-size takes DZ DY DX, z first")
+                   "restores stacks whose z step is at least about the pixel size", fix)
 
 
 def _voxel_size_from_metadata(tif: tifffile.TiffFile) -> tuple[VoxelSize | None, str | None]:

@@ -191,6 +191,14 @@ def test_implausible_voxel_sizes_stop_with_the_fix(tmp_path, size, message):
     assert read_stack(path, voxel_size=size).voxel_size == size  # only restoring needs them
 
 
+def test_a_file_sampled_finer_in_z_than_in_xy_is_told_to_bin_z(tmp_path):
+    path = write_stack(tmp_path / "s.tif", np.random.default_rng(0).random((6, 8, 8)),
+                       (0.08, 0.1, 0.1))
+    with pytest.raises(IsonbError, match=r"s\.tif: dz=0\.08.*metadata.*bin its planes by 2 "
+                                         r"along z"):
+        read_stack(path, require_voxel_size=True)
+
+
 def test_sizes_in_x_y_z_order_get_the_order_named(tmp_path):
     path = write_stack(tmp_path / "s.tif", np.random.default_rng(0).random((3, 8, 8)), None)
     with pytest.raises(IsonbError, match=r"s\.tif: .*not square.*x, y, z order.*DZ DY DX"):
