@@ -488,6 +488,10 @@ def restore_network_slabs(observed: np.ndarray, voxel_size: VoxelSize, model: to
     map's calibration.
     """
     cfg = configured(config, settings)
+    if isinstance(cfg.lateral_fwhm, tuple):
+        raise IsonbError(f"lateral FWHMs {cfg.lateral_fwhm} are one per channel, and this is "
+                         "one stack. Fix: restore each channel with its own "
+                         "(RestoreConfig.channel(c), as streaming.restore_to_file does)")
     dz, _, dx = voxel_size
     nz, ny, nx = observed.shape
     n_out = isotropic_depth(nz, dz, dx)

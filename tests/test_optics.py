@@ -153,3 +153,17 @@ def test_the_notebooks_auto_width_is_the_commands(tmp_path):
     record = json.loads((tmp_path / "cli.tif.json").read_text())
     assert record["settings"]["lateral_fwhm"] == pytest.approx(
         optics.lateral_fwhm(optics.Optics(0.9, 0.52, 0.488, CONFOCAL)))
+
+
+def test_per_channel_widths_are_refused_for_one_stack_and_split_by_channel():
+    from isonb.errors import IsonbError
+    from isonb.restore import RestoreConfig, restore_network_slabs
+
+    cfg = RestoreConfig(lateral_fwhm=[0.2, 0.3])  # as a record's JSON holds them
+    assert cfg.lateral_fwhm == (0.2, 0.3) and cfg.channel(1).lateral_fwhm == 0.3
+    assert RestoreConfig(lateral_fwhm=0.2).channel(1).lateral_fwhm == 0.2
+    with pytest.raises(IsonbError, match="one per channel"):
+        next(restore_network_slabs(np.ones((4, 16, 16), np.float32), (0.3, 0.1, 0.1), None,
+                                   cfg))
+    with pytest.raises(IsonbError, match="lateral FWHM 20.0 µm is outside"):
+        RestoreConfig(lateral_fwhm=(0.2, 20.0))
