@@ -117,7 +117,62 @@ def training_set(work: Path, stacks: list[Stack], cfg) -> TrainingData:
     return data
 
 
-def trained_models(work: Path) -> dict[str, str]:
+# method -> weights folder, or (02's PER_STACK) method -> {stack path -> weights folder}
+Models = dict[str, "str | dict[str, str]"]
+
+
+def weights_for(models: Models, method: str, stack_path: str | Path) -> str:
+    """The weights `method` restores a stack with: the stack's own, or those of every stack."""
+    folder = models[method]
+    return folder[str(stack_path)] if isinstance(folder, dict) else folder
+
+
+def train_ldm(work: Path, manifest: dict, stacks: list[Stack], data: TrainingData, cfg,
+              per_stack: bool = True) -> str | dict[str, str]:
+    """02's LDM (`cfg`: a `TrainConfig`): with `per_stack`, one per test stack trained on its
+    own planes alone, as `isonb train STACK.tif` trains it (work/model_<stack>; on three
+    public cases of other PSFs and structures, 0.50 dB above one model for all three,
+    docs/RESULTS.md "One model per stack"); else one on every stack, from 01's training set
+    `data` (work/model)."""
+    from .train import train
+
+    if not per_stack:
+        return str(train(data, work / "model", cfg, overwrite=True))
+    folders = {}
+    for s in (x for x in stacks if str(x.path) in manifest["test"]):
+        print(f"--- {stack_label(s.path)}: a model of its own, on its own planes")
+        out = work / f"model_{stack_label(s.path)}"
+        folders[str(s.path)] = str(train([s], out, cfg, overwrite=True))
+    return folders
+
+
+def train_references(work: Path, stacks: list[Stack], models: Models, methods, seed: int = 0,
+                     mode: str = "full", minutes: float = 0.0) -> Models:
+    """`models` with CARE-iso and Self-Net (`methods`) trained as 02 trains them: on the
+    stacks the LDM trained on (each test stack alone where it has a model of its own), each
+    for as long as that LDM trained (`minutes` where given; 5 for the shipped weights,
+    trained elsewhere)."""
+    from .baselines import train_reference
+    from .checkpoint import read_card, shipped_weights
+
+    ldm = models["ldm"]
+    groups = ({path: [s for s in stacks if str(s.path) == path] for path in ldm}
+              if isinstance(ldm, dict) else {None: stacks})
+    for method in methods:
+        trained = {}
+        for path, group in groups.items():
+            folder = ldm[path] if path else ldm
+            budget = minutes or (5.0 if Path(folder) == shipped_weights() else
+                                 read_card(folder)["train_minutes"])
+            out = work / (method if path is None else f"{method}_{stack_label(path)}")
+            print(f"{method} on {len(group)} stack(s), {budget:.2f} min")
+            trained[path] = str(train_reference(method, group, out, seed=seed, minutes=budget,
+                                                mode=mode, overwrite=True))
+        models[method] = trained[None] if None in trained else trained
+    return models
+
+
+def trained_models(work: Path) -> Models:
     """Method -> weights folder, as 02_train wrote them; without them, the shipped LDM."""
     path = work / "models.json"
     if path.exists():
@@ -128,7 +183,7 @@ def trained_models(work: Path) -> dict[str, str]:
     return {"ldm": str(shipped_weights())}
 
 
-def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: int = 2,
+def restore_stacks(work: Path, manifest: dict, models: Models, samples: int = 2,
                    steps: int = 4, seed: int = 0, uncertainty: bool | str = "auto",
                    lateral_fwhm: float | str | None = None) -> dict[str, dict[str, str]]:
     """Restore every test stack by cubic interpolation and with every model into
@@ -148,9 +203,13 @@ def restore_stacks(work: Path, manifest: dict, models: dict[str, str], samples: 
         out = _restored_path(work, s, "cubic", manifest)
         restore_to_file([s], out, None, "cubic", overwrite=True)
         outputs[str(s.path)] = {"cubic": str(out)}
-    for method, folder in models.items():
-        net = load_network(folder, method)
+    for method in models:
+        nets: dict[str, torch.nn.Module] = {}  # by weights folder: loaded once
         for s in stacks:
+            folder = weights_for(models, method, s.path)
+            if folder not in nets:
+                nets[folder] = load_network(folder, method)
+            net = nets[folder]
             t = time.perf_counter()
             out = _restored_path(work, s, method, manifest)
             map_path = _restored_path(work, s, f"{method}_uncertainty", manifest)
@@ -262,7 +321,7 @@ def _cubic(stack: Stack, restored: dict[str, str]) -> np.ndarray:
     return interpolate(stack.data, stack.voxel_size)
 
 
-def posterior_sample(work: Path, stack_path: str, manifest: dict, models: dict[str, str],
+def posterior_sample(work: Path, stack_path: str, manifest: dict, models: Models,
                      steps: int = 4, seed: int = 0) -> str:
     """One posterior sample of the LDM for one stack (`restore --output sample`), written
     beside its mean in work/restored: the texture the diffusion draws, for looking at."""
@@ -272,8 +331,8 @@ def posterior_sample(work: Path, stack_path: str, manifest: dict, models: dict[s
     s = next(x for x in read_stacks(manifest, "test") if str(x.path) == stack_path)
     t = time.perf_counter()
     out = _restored_path(work, s, f"ldm_sample_seed{seed}", manifest)
-    restore_to_file([s], out, load_network(models["ldm"], "ldm"), overwrite=True, steps=steps,
-                    seed=seed, output="sample")
+    restore_to_file([s], out, load_network(weights_for(models, "ldm", s.path), "ldm"),
+                    overwrite=True, steps=steps, seed=seed, output="sample")
     print(f"sample   {s.path.name}: seed {seed}, in {time.perf_counter() - t:.0f} s")
     return str(out)
 

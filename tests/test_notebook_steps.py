@@ -137,3 +137,29 @@ def test_the_notebooks_lateral_fwhm_restores_as_the_command_does_and_is_recorded
     np.testing.assert_array_equal(read_stack(restored).data, read_stack(tmp_path / "cli.tif").data)
     record = json.loads(Path(restored + ".json").read_text())
     assert record["settings"]["lateral_fwhm"] == 0.2
+
+
+def test_per_stack_models_each_train_on_their_stack_and_restore_it(tmp_path):
+    from conftest import make_tiny_config
+
+    from isonb.notebook import train_ldm, train_references, weights_for
+
+    for i, z_step in enumerate((2, 3)):  # two stacks of their own sampling
+        case = simulate(SimulationConfig(shape=(24, 72, 72), z_step=z_step, seed=20 + i))
+        write_stack(tmp_path / "data" / f"s{i}.tif", case.observed, case.voxel_size)
+    manifest = stack_manifest(tmp_path, str(tmp_path / "data"))
+    stacks = read_stacks(manifest)
+    models = {"ldm": train_ldm(tmp_path, manifest, stacks, None,
+                               make_tiny_config(steps=2, minutes=0.05), per_stack=True)}
+    assert sorted(models["ldm"]) == sorted(str(s.path) for s in stacks)
+    for s in stacks:  # each model's card names its own stack, and only it
+        card = read_card(weights_for(models, "ldm", s.path))
+        assert [Path(d["file"]).name for d in card["training_data"]] == [s.path.name]
+    models = train_references(tmp_path, stacks, models, ["care"], mode="smoke")
+    assert models["care"][str(stacks[1].path)].endswith("care_s1")
+    outputs = restore_stacks(tmp_path, manifest, models, samples=1, steps=1, uncertainty=False)
+    for s in stacks:
+        for method in ("ldm", "care"):
+            record = json.loads(Path(outputs[str(s.path)][method] + ".json").read_text())
+            assert record["weights"]["folder"] == str(
+                Path(weights_for(models, method, s.path)).resolve())
