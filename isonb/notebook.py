@@ -118,7 +118,7 @@ def training_set(work: Path, stacks: list[Stack], cfg) -> TrainingData:
 
 
 # method -> weights folder, or (02's PER_STACK) method -> {stack path -> weights folder}
-Models = dict[str, "str | dict[str, str]"]
+Models = dict[str, str | dict[str, str]]
 
 
 def weights_for(models: Models, method: str, stack_path: str | Path) -> str:
@@ -127,8 +127,8 @@ def weights_for(models: Models, method: str, stack_path: str | Path) -> str:
     return folder[str(stack_path)] if isinstance(folder, dict) else folder
 
 
-def train_ldm(work: Path, manifest: dict, stacks: list[Stack], data: TrainingData, cfg,
-              per_stack: bool = True) -> str | dict[str, str]:
+def train_ldm(work: Path, manifest: dict, stacks: list[Stack], data: TrainingData | None,
+              cfg, per_stack: bool = True) -> str | dict[str, str]:
     """02's LDM (`cfg`: a `TrainConfig`): with `per_stack`, one per test stack trained on its
     own planes alone, as `isonb train STACK.tif` trains it (work/model_<stack>; on three
     public cases of other PSFs and structures, 0.50 dB above one model for all three,
