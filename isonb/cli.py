@@ -302,11 +302,10 @@ def _restore_stack(a: argparse.Namespace) -> tuple[int, ...]:
 def _metadata_lateral_fwhm(a: argparse.Namespace, channels: int) -> float | tuple[float, ...]:
     """`--lateral-fwhm auto`: the width the input's metadata gives, one per channel with
     `--channel all` where the channels' wavelengths make them differ."""
-    from .io import metadata_lateral_fwhm
+    from .io import metadata_lateral_fwhms
 
-    if a.channel != "all":
-        return metadata_lateral_fwhm(a.input, a.series, a.channel)
-    widths = tuple(metadata_lateral_fwhm(a.input, a.series, c) for c in range(channels))
+    chosen = list(range(channels)) if a.channel == "all" else [a.channel]
+    widths = tuple(metadata_lateral_fwhms(a.input, a.series, chosen))
     return widths[0] if len(set(widths)) == 1 else widths
 
 

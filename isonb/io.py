@@ -226,29 +226,30 @@ def _read_bioio(path: Path, series: int | None
     return data, "TCZYX", (float(sizes.Z), float(sizes.Y), float(sizes.X)), None
 
 
-def read_optics(path: str | Path, series: int | None = None, channel: int | None = None
-                ) -> optics.Optics:
-    """The optics that recorded one channel of a file's series, from its OME metadata
-    (OME-TIFF; .czi, .lif, .nd2 through bioio); empty where the file carries none, as an
-    ImageJ TIFF does."""
-    path = Path(path)
-    xml = _ome_xml(path)
-    return optics.from_ome(xml, series or 0, channel or 0) if xml else optics.Optics()
+def read_optics(path: str | Path, series: int | None = None,
+                channels: Sequence[int | None] = (None,)) -> list[optics.Optics]:
+    """The optics that recorded each of `channels` of a file's series, from its OME metadata
+    (OME-TIFF; .czi, .lif, .nd2 through bioio), read once; empty where the file carries
+    none, as an ImageJ TIFF does."""
+    xml = _ome_xml(Path(path))
+    return [optics.from_ome(xml, series or 0, c or 0) if xml else optics.Optics()
+            for c in channels]
 
 
-def metadata_lateral_fwhm(path: str | Path, series: int | None = None,
-                          channel: int | None = None) -> float:
-    """The lateral PSF's FWHM (µm) that the file's metadata gives for the channel
-    (`optics.lateral_fwhm`), said in one line; an error naming the file and the fix where the
-    metadata does not give it."""
-    found = read_optics(path, series, channel)
-    if why := optics.missing(found):
-        raise fail(path, f"--lateral-fwhm auto: {why}", optics.fix(found))
-    fwhm = optics.lateral_fwhm(found)
-    which = f" channel {channel}" if channel is not None else ""
-    print(f"{path}{which}: lateral FWHM {fwhm:.3f} µm from its metadata "
-          f"({optics.describe(found)})")
-    return fwhm
+def metadata_lateral_fwhms(path: str | Path, series: int | None = None,
+                           channels: Sequence[int | None] = (None,)) -> list[float]:
+    """The lateral PSF's FWHM (µm) that the file's metadata gives for each of `channels`
+    (`optics.lateral_fwhm`), each said in one line; an error naming the file and the fix
+    where the metadata does not give it."""
+    widths = []
+    for channel, found in zip(channels, read_optics(path, series, channels)):
+        if why := optics.missing(found):
+            raise fail(path, f"--lateral-fwhm auto: {why}", optics.fix(found))
+        widths.append(optics.lateral_fwhm(found))
+        which = f" channel {channel}" if channel is not None else ""
+        print(f"{path}{which}: lateral FWHM {widths[-1]:.3f} µm from its metadata "
+              f"({optics.describe(found)})")
+    return widths
 
 
 def _ome_xml(path: Path) -> str | None:

@@ -193,7 +193,7 @@ def restore_stacks(work: Path, manifest: dict, models: Models, samples: int = 2,
     (`--diffusion auto`). `lateral_fwhm` (µm, or "auto": each file's metadata): the LDM's z
     also deconvolved by the lateral PSF (`restore --lateral-fwhm`). Writes and returns
     restored.json: stack -> method -> .tif."""
-    from .io import metadata_lateral_fwhm
+    from .io import metadata_lateral_fwhms
     from .restore import load_network
     from .streaming import restore_to_file
 
@@ -217,7 +217,8 @@ def restore_stacks(work: Path, manifest: dict, models: Models, samples: int = 2,
             extra = {}
             if method == "ldm":
                 extra["lateral_fwhm"] = (lateral_fwhm if lateral_fwhm != "auto" else
-                                         metadata_lateral_fwhm(s.path, channel=manifest["channel"]))
+                                         metadata_lateral_fwhms(s.path, None,
+                                                                [manifest["channel"]])[0])
             shape = restore_to_file([s], out, net, method, spread=map_path if with_map else None,
                                     overwrite=True, samples=samples, steps=steps, seed=seed,
                                     diffusion="auto", **extra)

@@ -86,7 +86,7 @@ def test_what_is_missing_is_named_with_a_fix_that_gives_the_numbers():
 def test_restore_auto_deconvolves_by_the_metadata_width_as_the_number_does(tmp_path, capsys):
     data = np.random.default_rng(0).integers(0, 1000, (12, 40, 44)).astype(np.uint16)
     write_ome_tiff(tmp_path / "s.ome.tif", data, na=1.0, mode="WideField")
-    width = optics.lateral_fwhm(read_optics(tmp_path / "s.ome.tif"))
+    width = optics.lateral_fwhm(read_optics(tmp_path / "s.ome.tif")[0])
     assert width == pytest.approx(0.51 * 0.52 / 1.0)
     args = ["--samples", "1", "--steps", "1"]
     assert main(["restore", str(tmp_path / "s.ome.tif"), str(tmp_path / "auto.tif"),
