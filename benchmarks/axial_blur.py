@@ -20,17 +20,16 @@ Writes benchmarks/results/axial_blur.md.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
-from run import hardware, write_result
+from run import HERE, hardware, write_result
 
 from isonb import metrics
 from isonb.benchmark import CASES
 from isonb.degrade import AXIAL_WIENER_EPS, deblur_axial
 from isonb.io import read_stack
+from isonb.psf import FWHM_PER_SIGMA
 
-HERE = Path(__file__).resolve().parent
 SCALES = (0.75, 1.0, 1.25)  # multiples of the true lateral sigma
 BINS = 16  # per axis, of 1/32 cycles/px (the last bin takes every higher frequency)
 
@@ -65,7 +64,7 @@ def main() -> None:
             print(f"{case}: no cached restoration (run.py --methods ldm-quick first); skipped")
             continue
         meta = json.loads((folder / "meta.json").read_text())
-        sigma = meta["stats"]["psf_fwhm_lateral_um"] / meta["config"]["voxel_xy"] / 2.3548
+        sigma = meta["stats"]["psf_fwhm_lateral_um"] / meta["config"]["voxel_xy"] / FWHM_PER_SIGMA
         gt = read_stack(folder / "gt.tif").data
         pred = read_stack(folder / "restored_ldm-quick.tif").data
         g = metrics.scale_gt(gt)
