@@ -390,7 +390,7 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
 
     Samples per pixel (RGB, axis S) count as channels when the file has no C axis.
     """
-    axes = _channel_axes(axes)
+    named, axes = axes.upper(), _channel_axes(axes)
     picks = {"C": channel, "T": time}
     names = {"C": "channel", "T": "time"}
     for ax in "CTS":
@@ -406,6 +406,10 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
             what = names.get(ax, "sample")
             option = (f"--{names[ax]} K (notebooks: {names[ax].upper()} = K)" if ax in names
                       else "a grayscale stack")
+            if ax in named and _planes_as(axes, data.shape) == ax:  # not RGB samples
+                raise fail(path, f"has {n} {what} entries and no z axis (axes {found})",
+                           "if they are z-planes, name the axes: --axes ZYX (notebooks: AXES "
+                           f"= \"ZYX\"), or save it again as z: {RESAVE_AS_Z[ax]}")
             raise fail(path, f"has {n} {what} entries (axes {found})", f"choose one with {option}")
         elif not 0 <= pick < n:
             raise fail(path, f"{names[ax]} {pick} out of range 0..{n - 1}",
@@ -424,6 +428,20 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
                    "without metadata with --axes (e.g. --axes CZYX; notebooks: CHANNEL, "
                    "TIME, AXES)")
     return data
+
+
+RESAVE_AS_Z = {  # how a z-stack saved with its planes on another axis is saved again
+    "C": "tifffile.imwrite(path, stack, imagej=True, metadata={'axes': 'ZYX'}) (tifffile "
+         "writes a 3D array as channels by default)",
+    "T": "in Fiji, Image > Properties: slices N, frames 1"}
+
+
+def _planes_as(axes: str, shape: tuple[int, ...]) -> str | None:
+    """The one axis of several entries beside Y and X where a file has no z axis, as a
+    z-stack saved without axes has (tifffile's ImageJ default writes a 3D array as channels,
+    Fiji may save z as frames); None otherwise."""
+    others = [a for a, s in zip(axes, shape) if s > 1 and a not in "YX"]
+    return others[0] if len(others) == 1 and "Z" not in axes else None
 
 
 def _check_finite(data: np.ndarray, path: Path) -> None:

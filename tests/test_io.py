@@ -216,6 +216,23 @@ def test_axes_name_a_file_without_metadata(tmp_path):
         read_stack(path, axes="ZYX")
 
 
+@pytest.mark.parametrize("axes", ["CYX", "TYX"])
+def test_a_z_stack_saved_as_channels_or_frames_is_told_to_name_its_axes(tmp_path, axes):
+    path = tmp_path / "planes.tif"
+    data = np.random.default_rng(3).random((5, 8, 8)).astype(np.float32)
+    # tifffile.imwrite(path, data, imagej=True) alone writes CYX: the pitfall itself
+    tifffile.imwrite(path, data, imagej=True, metadata={"axes": axes})
+    with pytest.raises(IsonbError, match=r"planes\.tif: has 5 (channel|time) entries and no z "
+                                         r"axis.*--axes ZYX"):
+        read_stack(path)
+    np.testing.assert_array_equal(read_stack(path, axes="ZYX").data, data)
+    both = tmp_path / "czyx.tif"
+    tifffile.imwrite(both, np.stack([data, data], 1), imagej=True, metadata={"axes": "ZCYX"})
+    with pytest.raises(IsonbError, match=r"has 2 channel entries \(axes") as err:
+        read_stack(both)  # a real channel axis beside z: choose a channel, as before
+    assert "--axes ZYX" not in str(err.value)
+
+
 def test_multi_series_files_say_so_and_take_series(tmp_path, capsys):
     path = tmp_path / "positions.ome.tif"
     rng = np.random.default_rng(4)
