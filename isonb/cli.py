@@ -52,7 +52,8 @@ def _add_stack_options(p: argparse.ArgumentParser) -> None:
                    help="time point to use in a time series (restore: also 'all', each time "
                         "point restored in turn into one TZYX / TZCYX .tif)")
     p.add_argument("--axes", help="axes of a .tif without metadata, or in place of its own: "
-                   "e.g. CZYX, TZYX, or ZYX for a z-stack saved as channels")
+                   "e.g. CZYX, TZYX, YXZ (z last), or ZYX for a z-stack saved as "
+                   "channels")
     p.add_argument("--series", type=int, help="series (position) of a multi-position file")
 
 

@@ -418,6 +418,13 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
         axes = axes[:i] + axes[i + 1:]
     keep = [i for i, (a, s) in enumerate(zip(axes, data.shape)) if s > 1 or a in "YX"]
     data = data.reshape([data.shape[i] for i in keep])
+    kept = "".join(axes[i] for i in keep)
+    if sorted(kept) == sorted("ZYX"):  # named in another order (--axes YXZ): z, y, x
+        data = data.transpose([kept.index(a) for a in "ZYX"])
+    elif data.ndim == 3 and kept[0] in "QI" and data.shape[2] < data.shape[0]:
+        print(f"{path}: no axis names; read as (z, y, x) = {data.shape}, more planes than "
+              "pixels along x: if z is its last axis, name the axes with --axes YXZ "
+              "(notebooks: AXES)")
     if data.ndim == 2:
         raise fail(path, f"is a 2D image {data.shape}, not a 3D stack",
                    "give a z-stack (z, y, x), or use --axial-slices to restore 2D axial slices")

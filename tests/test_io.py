@@ -233,6 +233,20 @@ def test_a_z_stack_saved_as_channels_or_frames_is_told_to_name_its_axes(tmp_path
     assert "--axes ZYX" not in str(err.value)
 
 
+def test_axes_in_another_order_are_put_in_z_y_x_order(tmp_path, capsys):
+    path = tmp_path / "yxz.tif"
+    data = np.random.default_rng(5).random((6, 10, 16)).astype(np.float32)  # (z, y, x)
+    tifffile.imwrite(path, data.transpose(1, 2, 0))  # saved (y, x, z), no axis names
+    assert read_stack(path).data.shape == (10, 16, 6)  # as the file says, with a notice
+    assert "more planes than pixels along x" in capsys.readouterr().out
+    np.testing.assert_array_equal(read_stack(path, axes="YXZ").data, data)
+    cyzx = tmp_path / "cyzx.tif"
+    tifffile.imwrite(cyzx, np.stack([data, 2 * data]).transpose(0, 2, 1, 3))
+    np.testing.assert_array_equal(read_stack(cyzx, axes="CYZX", channel=1).data, 2 * data)
+    read_stack(tmp_path / "yxz.tif", axes="YXZ")
+    assert capsys.readouterr().out == ""
+
+
 def test_multi_series_files_say_so_and_take_series(tmp_path, capsys):
     path = tmp_path / "positions.ome.tif"
     rng = np.random.default_rng(4)
