@@ -422,14 +422,20 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from .io import find_stacks, read_stack
 
     paths = [p for x in a.predictions for p in (find_stacks(x) if _is_folder(x) else [x])]
-    gt = read_stack(a.ground_truth, mmap=True).data if a.ground_truth else None  # by blocks
-    observed = read_stack(a.observed) if a.observed else None
+    gt = read_stack(a.ground_truth, mmap=True, axes=a.axes).data if a.ground_truth else None
+    observed = read_stack(a.observed, axes=a.axes) if a.observed else None
     deg = estimate_degradation(observed.data, observed.voxel_size) if observed else None
     rows = []
     for path in paths:
-        pred = read_stack(path, mmap=True).data
+        pred = read_stack(path, mmap=True).data  # by blocks, as the ground truth
         if observed is not None:
             _check_restored_of(pred.shape, observed, path)
+        if gt is not None and pred.shape != gt.shape:
+            raise IsonbError(f"{path}: shape {pred.shape} is not its ground truth's "
+                             f"{gt.shape} ({a.ground_truth}). Fix: score a restoration of the "
+                             "stack this ground truth belongs to (the isotropic grid: "
+                             "round((nz - 1) dz / dx) + 1 planes), or name the ground truth's "
+                             "axes with --axes")
         scores = metrics.evaluate(pred, gt) if gt is not None else metrics.no_reference(
             pred, observed.data if observed else None, deg)
         rows.append({"method": Path(path).stem, **scores})
@@ -708,6 +714,8 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--observed", help="without a ground truth: the stack the predictions were "
                                       "restored from, for data_residual (about 1: the "
                                       "restoration explains the data to within its noise)")
+    p.add_argument("--axes", help="axes of the ground truth and --observed files where "
+                                  "their metadata lacks or misnames them, e.g. ZYX")
     p.add_argument("--csv", help="also write the table here, as CSV")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

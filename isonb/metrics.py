@@ -64,7 +64,7 @@ def ssim_slices(p: np.ndarray, g: np.ndarray, axes: tuple[int, int], win_size: i
 def evaluate(pred: np.ndarray, gt: np.ndarray) -> dict[str, float]:
     """SSIM (xz+yz), PSNR, MSE, CoC as BENCHMARK.md, plus SSIM over xy slices (`ssim_xy`)."""
     if pred.shape != gt.shape:
-        raise IsonbError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape; "
+        raise IsonbError(f"prediction {pred.shape} and ground truth {gt.shape} differ in shape. "
                          "Fix: restore onto the isotropic grid (n_out = round((nz-1)*dz/dx)+1)")
     if min(gt.shape) < 7:
         raise IsonbError(f"volume {gt.shape} is too small for 7x7 SSIM windows")

@@ -52,6 +52,24 @@ def test_simulate_restore_evaluate(tmp_path, capsys):
     assert scores["coc"] > 0.8
 
 
+def test_evaluate_names_a_ground_truths_axes_and_a_shape_mismatch(tmp_path, capsys):
+    sim = tmp_path / "sim"
+    assert main(["simulate", str(sim), "--shape", "25", "48", "48", "--seed", "4"]) == 0
+    gt = read_stack(sim / "gt.tif").data
+    tifffile.imwrite(tmp_path / "gt_as_channels.tif", gt, imagej=True)  # axes CYX
+    assert main(["evaluate", str(sim / "gt.tif"), "--ground-truth",
+                 str(tmp_path / "gt_as_channels.tif")]) == 2
+    assert "--axes ZYX" in capsys.readouterr().err
+    assert main(["evaluate", str(sim / "gt.tif"), "--ground-truth",
+                 str(tmp_path / "gt_as_channels.tif"), "--axes", "ZYX", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["psnr"] > 100  # the ground truth itself
+    assert main(["evaluate", str(sim / "observed.tif"), "--ground-truth",
+                 str(sim / "gt.tif")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"observed\.tif: shape \(13, 48, 48\) is not its ground truth's "
+                     r"\(25, 48, 48\) \(.*gt\.tif\)\. Fix: ", err), err
+
+
 def test_restore_and_evaluate_a_folder_into_one_table(tmp_path, capsys):
     sim = tmp_path / "sim"
     assert main(["simulate", str(sim), "--shape", "25", "48", "48", "--seed", "4"]) == 0
