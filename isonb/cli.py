@@ -1,6 +1,7 @@
 """`python -m isonb <verb>`: the same steps as the notebooks, for scripts, clusters and tests.
 
   python -m isonb demo                                  # the main job on the embedded default
+  python -m isonb info my_stack.tif                     # what isonb reads in it, before any work
   python -m isonb prepare my_stack.tif --out my_set     # training patches, shown in notebook 01
   python -m isonb restore my_stack.tif restored.tif     # the shipped model
   python -m isonb train my_stack.tif --out my_model --quick
@@ -330,21 +331,23 @@ def _restore_config(a: argparse.Namespace) -> RestoreConfig:
 
 def _warn_outside_shipped_range(stack) -> None:
     """A line when the stack's sampling lies outside what the shipped model was trained on."""
-    from .checkpoint import read_card, shipped_weights
+    from .stackinfo import outside_shipped_range
 
-    sizes = [d["voxel_size_um"] for d in read_card(shipped_weights()).get("training_data", [])]
-    if not sizes:
-        return
-    dz, _, dx = stack.voxel_size
-    seen = {"pixel size": ([s[2] for s in sizes], dx, "µm"),
-            "dz/dx": ([s[0] / s[2] for s in sizes], dz / dx, "")}
-    outside = [f"{name} {value:.3g}{unit} (trained on {min(r):.3g}-{max(r):.3g}{unit})"
-               for name, (r, value, unit) in seen.items()
-               if not min(r) / 1.5 <= value <= max(r) * 1.5]
-    if outside:
+    if outside := outside_shipped_range(stack.voxel_size):
         print(f"warning: {stack.path}: {'; '.join(outside)}: outside the shipped model's "
               "training range; per-stack training fits such a stack better (python -m isonb "
               f"train {stack.path} --out my_model --quick)")
+
+
+def cmd_info(a: argparse.Namespace) -> int:
+    """`isonb info`: what isonb reads in each file and what restoring it involves."""
+    from .io import find_stacks
+    from .stackinfo import describe
+
+    paths = [p for x in a.stacks for p in (find_stacks(x) if _is_folder(x) else [x])]
+    for path in paths:
+        print("\n".join(describe(path, a.voxel_size, a.axes, a.series, not a.no_estimate)))
+    return 0
 
 
 def cmd_prepare(a: argparse.Namespace) -> int:
@@ -720,6 +723,21 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
+def _info_parser(sub) -> None:
+    p = _verb(sub, "info", "say what isonb reads in stacks (axes, channels, time points, voxel "
+                           "size, the isotropic output, each channel's estimated degradation, "
+                           "the optics in its metadata) and the command that restores them",
+              "  python -m isonb info my_stack.tif\n"
+              "  python -m isonb info my_folder/ --no-estimate", cmd_info)
+    p.add_argument("stacks", nargs="+", help="stacks, or folders of them")
+    p.add_argument("--voxel-size", nargs=3, type=float, metavar=("DZ", "DY", "DX"),
+                   help="voxel size in µm, z first, overriding the file's metadata")
+    p.add_argument("--axes", help="axes of a .tif without metadata, or in place of its own")
+    p.add_argument("--series", type=int, help="series (position) of a multi-position file")
+    p.add_argument("--no-estimate", action="store_true",
+                   help="skip the degradation estimate (seconds on a large stack)")
+
+
 def _demo_parser(sub) -> None:
     p = _verb(sub, "demo", "the main job on the embedded default dataset: restore its held-out "
                            "stack with cubic, Richardson-Lucy and the shipped LDM, and score them",
@@ -733,6 +751,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="isonb", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    _info_parser(sub)
     _simulate_parser(sub)
     _prepare_parser(sub)
     _train_parser(sub)

@@ -46,6 +46,16 @@ class Degradation:
         """FWHM in µm of the extra axial blur."""
         return self.sigma_axial * FWHM_PER_SIGMA * dx
 
+    def describe(self, dx: float, units: str = "normalised") -> str:
+        """What was estimated, in µm (`dx`: the pixel size; the noise in `units`), in one
+        line for the user."""
+        bands = " -> ".join(f"{s * FWHM_PER_SIGMA * dx:.2f}" for s in self.band_sigmas)
+        how = (f"by band, coarse to fine: {bands} µm" if bands else
+               f"from {self.source}" if self.sigma_axial > 0 else
+               "none found: neither the spectra nor isolated point sources rise above the noise")
+        return (f"extra axial blur FWHM {self.fwhm_axial_extra(dx):.3f} µm ({how}), "
+                f"z_step {self.z_step:.2f}, noise {self.noise_std:.4g} ({units})")
+
 
 def power_spectrum(vol: np.ndarray, axis: int, spacing: float) -> tuple[np.ndarray, np.ndarray]:
     """Mean 1D power spectrum along `axis` (Hann window), frequencies in cycles per µm.

@@ -84,6 +84,8 @@ class TimeSeries(Sequence):
     def __init__(self, data: np.ndarray, axes: str, size: VoxelSize | None, path: Path,
                  channel: int | str | None) -> None:
         self.data, self.axes, self.size, self.path = data, _channel_axes(axes), size, path
+        for ax in "CT":  # every channel or time point of a z-stack saved on that axis: 2D
+            _refuse_planes_saved_as(ax, axes.upper(), self.axes, data.shape, path)
         n = data.shape[self.axes.index("C")] if "C" in self.axes else 1
         self.channels = ([c if n > 1 else None for c in range(n)] if channel == "all"
                          else [channel])
@@ -406,10 +408,7 @@ def _select_zyx(data: np.ndarray, axes: str, channel: int | None, time: int | No
             what = names.get(ax, "sample")
             option = (f"--{names[ax]} K (notebooks: {names[ax].upper()} = K)" if ax in names
                       else "a grayscale stack")
-            if ax in named and _planes_as(axes, data.shape) == ax:  # not RGB samples
-                raise fail(path, f"has {n} {what} entries and no z axis (axes {found})",
-                           "if they are z-planes, name the axes: --axes ZYX (notebooks: AXES "
-                           f"= \"ZYX\"), or save it again as z: {RESAVE_AS_Z[ax]}")
+            _refuse_planes_saved_as(ax, named, axes, data.shape, path)
             raise fail(path, f"has {n} {what} entries (axes {found})", f"choose one with {option}")
         elif not 0 <= pick < n:
             raise fail(path, f"{names[ax]} {pick} out of range 0..{n - 1}",
@@ -441,6 +440,18 @@ RESAVE_AS_Z = {  # how a z-stack saved with its planes on another axis is saved 
     "C": "tifffile.imwrite(path, stack, imagej=True, metadata={'axes': 'ZYX'}) (tifffile "
          "writes a 3D array as channels by default)",
     "T": "in Fiji, Image > Properties: slices N, frames 1"}
+
+
+def _refuse_planes_saved_as(ax: str, named: str, axes: str, shape: tuple[int, ...],
+                            path: Path) -> None:
+    """Stop on a z-stack whose planes lie on the file's (not an RGB image's) axis `ax`, C or
+    T, with the fix (`_planes_as`)."""
+    if ax in named and ax in RESAVE_AS_Z and _planes_as(axes, shape) == ax:
+        found = ", ".join(f"{a}={s}" for a, s in zip(axes, shape))
+        what = {"C": "channel", "T": "time"}[ax]
+        raise fail(path, f"has {shape[axes.index(ax)]} {what} entries and no z axis (axes "
+                   f"{found})", "if they are z-planes, name the axes: --axes ZYX (notebooks: "
+                   f"AXES = \"ZYX\"), or save it again as z: {RESAVE_AS_Z[ax]}")
 
 
 def _planes_as(axes: str, shape: tuple[int, ...]) -> str | None:

@@ -48,7 +48,6 @@ from .learned_degradation import CycleGAN, DegraderConfig, as_transform
 from .loop import Stage, checkpoint_folder, cosine_lr, descend, fit
 from .models.autoencoder import Autoencoder, ssim_loss
 from .patches import PairSampler, TrainingData
-from .psf import FWHM_PER_SIGMA
 from .restore import restore_network
 from .volume import augment
 
@@ -251,14 +250,8 @@ def _start(stacks: list[Stack] | TrainingData, cfg: TrainConfig, ckpt: Path, pro
     torch.manual_seed(cfg.seed)
     data = data or patches.prepare(stacks, cfg.patch, cfg.n_patches, cfg.seed)
     for stack, deg in zip(data.meta["stacks"], data.degradations):
-        dx = stack["voxel_size_um"][2]
-        bands = " -> ".join(f"{s * FWHM_PER_SIGMA * dx:.2f}" for s in deg.band_sigmas)
-        how = (f"by band, coarse to fine: {bands} µm" if bands else
-               f"from {deg.source}" if deg.sigma_axial > 0 else
-               "none found: neither the spectra nor isolated point sources rise above the noise")
-        print(f"  {Path(stack['file']).name}: estimated extra axial blur FWHM "
-              f"{deg.fwhm_axial_extra(dx):.3f} µm ({how}), "
-              f"z_step {deg.z_step:.2f}, noise {deg.noise_std:.4f} (normalised)")
+        print(f"  {Path(stack['file']).name}: estimated "
+              f"{deg.describe(stack['voxel_size_um'][2])}")
     held, pairs = data.pairs.split(HOLD_OUT)
     budget = cfg.minutes * 60 if cfg.minutes > 0 else float("inf")
     return Run(cfg, data, LDM(cfg.model).to(dev), held, pairs, held.patches, ckpt, dev, budget,
