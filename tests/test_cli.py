@@ -9,7 +9,8 @@ from isonb.cli import _RESTORE_SCOPES, _scope_title, main
 from isonb.io import read_stack, write_stack
 
 
-@pytest.mark.parametrize("verb", ["simulate", "prepare", "train", "restore", "evaluate", "demo"])
+@pytest.mark.parametrize("verb", ["info", "simulate", "prepare", "train", "restore", "evaluate",
+                                  "demo"])
 def test_every_verb_has_help(verb, capsys):
     with pytest.raises(SystemExit) as e:
         main([verb, "--help"])
