@@ -53,12 +53,13 @@ def describe(path: str | Path, voxel_size: VoxelSize | None = None, axes: str | 
         return read_stack(path, voxel_size, c if channels > 1 else None,
                           0 if found.has_time else None, axes=axes, series=series, mmap=True)
 
-    nz, ny, nx = channel(0).data.shape
+    first = channel(0)
+    nz, ny, nx = first.data.shape
     lines = [f"{path}", f"  read as: {nz} planes of {ny} x {nx} px (z, y, x), {channels} "
              f"channel(s), {times} time point(s); stored as {found.data.dtype.name} {found.axes} "
              f"{found.data.shape}"]
-    size = found.size
-    if unusable or size is None:
+    size = None if unusable else found.size  # a size required to restore is one
+    if size is None:
         lines.append(f"  voxel size: unusable: {unusable}")
     else:
         dz, dy, dx = size
@@ -70,31 +71,35 @@ def describe(path: str | Path, voxel_size: VoxelSize | None = None, axes: str | 
                   + (f"{mib / 1024:.2f} GiB" if mib >= 1024 else f"{mib:.1f} MiB")
                   + " as float32" + (" in all" if channels * times > 1 else "")]
     for c in range(channels):
-        stack = channel(c)
+        stack = first if c == 0 else channel(c)
         lo, hi = percentile_range(stack.data)
         line = (f"  {f'channel {c}: ' if channels > 1 else ''}intensities "
                 f"{stack.data.min():.6g}..{stack.data.max():.6g} (0.1-99.9 %: {lo:.5g}..{hi:.5g})")
-        if estimate and size is not None and not unusable:
+        if estimate and size is not None:
             deg = estimate_degradation(stack.data, size)
             line += f"; estimated {deg.describe(size[2], 'intensity units')}"
         lines.append(line)
     lines += _optics_lines(read_optics(path, series, list(range(channels))))
-    if size is not None and not unusable:
+    if size is not None:
         outside = outside_shipped_range(size)
         lines.append("  shipped model: " + ("; ".join(outside) + ": outside its training "
                                             "range: train on it (below)" if outside
                                             else "its sampling lies within the training range"))
-    has_size = unusable is None and size is not None
-    options = _options(voxel_size, axes, series, has_size)
+    return lines + _commands(path, _options(voxel_size, axes, series, size is not None),
+                             channels, times)
+
+
+def _commands(path: Path, options: list[str], channels: int, times: int) -> list[str]:
+    """The restore command (every channel and time point) and the train command (the first)
+    for this file, with its `options`."""
     pick = [*(["--channel 0"] if channels > 1 else []), *(["--time 0"] if times > 1 else [])]
     every = [*(["--channel all"] if channels > 1 else []), *(["--time all"] if times > 1 else [])]
     stem = path.name.split(".")[0]
     restore = f"python -m isonb restore {path} {stem}_isotropic.tif"
-    lines += ["  restore with the shipped model: " + " ".join([restore, *options, *every]),
-              "  or train on it first (better; minutes): " + " ".join(
-                  [f"python -m isonb train {path} --out {stem}_model --quick", *options, *pick])
-              + f", then the same restore with --weights {stem}_model"]
-    return lines
+    return ["  restore with the shipped model: " + " ".join([restore, *options, *every]),
+            "  or train on it first (better; minutes): " + " ".join(
+                [f"python -m isonb train {path} --out {stem}_model --quick", *options, *pick])
+            + f", then the same restore with --weights {stem}_model"]
 
 
 def _optics_lines(found: list[optics.Optics]) -> list[str]:
