@@ -345,8 +345,16 @@ def cmd_info(a: argparse.Namespace) -> int:
     from .stackinfo import describe
 
     paths = [p for x in a.stacks for p in (find_stacks(x) if _is_folder(x) else [x])]
-    for path in paths:
-        print("\n".join(describe(path, a.voxel_size, a.axes, a.series, not a.no_estimate)))
+    unreadable = 0
+    for path in paths:  # every file said, the unreadable ones with their fix
+        try:
+            print("\n".join(describe(path, a.voxel_size, a.axes, a.series, not a.no_estimate)))
+        except IsonbError as err:
+            print(f"{path}\n  cannot be read: {str(err).removeprefix(f'{path}: ')}")
+            unreadable += 1
+    if unreadable:
+        raise IsonbError(f"{unreadable} of {len(paths)} files cannot be read as they are (each "
+                         "said above with its fix)")
     return 0
 
 

@@ -56,8 +56,11 @@ def test_the_info_verb_describes_a_folder_and_a_stack_saved_as_channels(tmp_path
     assert main(["info", str(tmp_path / "in" / "a.tif"), "--no-estimate"]) == 0
     out = capsys.readouterr().out
     assert "6 planes of 24 x 24 px" in out and "estimated" not in out
-    assert main(["info", str(tmp_path / "in")]) == 2  # b.tif: one line naming the fix
-    assert "b.tif: has 6 channel entries and no z axis" in capsys.readouterr().err
+    assert main(["info", str(tmp_path / "in")]) == 2  # every file said; b.tif with its fix
+    said = capsys.readouterr()
+    assert "a.tif\n  read as: 6 planes" in said.out
+    assert "b.tif\n  cannot be read: " in said.out and "--axes ZYX" in said.out
+    assert "1 of 2 files cannot be read" in said.err
     assert main(["info", str(tmp_path / "in" / "b.tif"), "--axes", "ZYX"]) == 0
     out = capsys.readouterr().out
     assert "6 planes of 24 x 24 px" in out and "--axes ZYX" in out
