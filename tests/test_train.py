@@ -1,3 +1,4 @@
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -206,6 +207,19 @@ def test_quick_training_fine_tunes_the_shipped_model_whose_network_it_builds(
     obs, _ = stack
     with pytest.raises(IsonbError, match="another network.*--from-scratch"):
         train([obs], tmp_path / "w", tiny_config(5, init="shipped"), progress=False)
+
+
+def test_quick_training_takes_more_regressor_steps_on_a_cuda_gpu(monkeypatch):
+    from isonb.train import GPU_REGRESSOR_STEPS
+
+    cpu, gpu = TrainConfig.quick(gpu=False), TrainConfig.quick(gpu=True)
+    assert (cpu.regressor_steps, gpu.regressor_steps) == (600, GPU_REGRESSOR_STEPS)
+    assert replace(gpu, regressor_steps=600) == cpu  # nothing else differs
+    assert TrainConfig.quick(gpu=True, regressor_steps=50).regressor_steps == 50
+    monkeypatch.setattr("isonb.train.device", lambda: torch.device("cuda"))
+    assert TrainConfig.quick().regressor_steps == GPU_REGRESSOR_STEPS  # decided by the device
+    monkeypatch.setattr("isonb.train.device", lambda: torch.device("cpu"))
+    assert TrainConfig.quick().regressor_steps == 600
 
 
 def test_cli_init_and_from_scratch(tmp_path, stack, monkeypatch, tiny_config):
