@@ -43,19 +43,24 @@ if TYPE_CHECKING:
     from .restore import RestoreConfig
 
 
-def _add_stack_options(p: argparse.ArgumentParser) -> None:
+def _add_file_options(p: argparse.ArgumentParser) -> None:
+    """How a file is read: its voxel size, axes and series where its metadata falls short."""
     p.add_argument("--voxel-size", nargs=3, type=float, metavar=("DZ", "DY", "DX"),
                    help="voxel size in µm, z first, overriding the file's metadata")
+    p.add_argument("--axes", help="axes of a .tif without metadata, or in place of its own: "
+                   "e.g. CZYX, TZYX, YXZ (z last), or ZYX for a z-stack saved as "
+                   "channels")
+    p.add_argument("--series", type=int, help="series (position) of a multi-position file")
+
+
+def _add_stack_options(p: argparse.ArgumentParser) -> None:
+    _add_file_options(p)
     p.add_argument("--channel", type=_channel,
                    help="channel to use in a multi-channel stack (restore: also 'all', each "
                         "channel restored in turn into one multi-channel .tif)")
     p.add_argument("--time", type=_time,
                    help="time point to use in a time series (restore: also 'all', each time "
                         "point restored in turn into one TZYX / TZCYX .tif)")
-    p.add_argument("--axes", help="axes of a .tif without metadata, or in place of its own: "
-                   "e.g. CZYX, TZYX, YXZ (z last), or ZYX for a z-stack saved as "
-                   "channels")
-    p.add_argument("--series", type=int, help="series (position) of a multi-position file")
 
 
 def _or_word(parse, word: str, what: str):
@@ -738,10 +743,7 @@ def _info_parser(sub) -> None:
               "  python -m isonb info my_stack.tif\n"
               "  python -m isonb info my_folder/ --no-estimate", cmd_info)
     p.add_argument("stacks", nargs="+", help="stacks, or folders of them")
-    p.add_argument("--voxel-size", nargs=3, type=float, metavar=("DZ", "DY", "DX"),
-                   help="voxel size in µm, z first, overriding the file's metadata")
-    p.add_argument("--axes", help="axes of a .tif without metadata, or in place of its own")
-    p.add_argument("--series", type=int, help="series (position) of a multi-position file")
+    _add_file_options(p)
     p.add_argument("--no-estimate", action="store_true",
                    help="skip the degradation estimate (seconds on a large stack)")
 
