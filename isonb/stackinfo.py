@@ -91,15 +91,17 @@ def describe(path: str | Path, voxel_size: VoxelSize | None = None, axes: str | 
 
 def _commands(path: Path, options: list[str], channels: int, times: int) -> list[str]:
     """The restore command (every channel and time point) and the train command (the first)
-    for this file, with its `options`."""
+    for this file, with its `options`; output and model beside the file, so that the
+    commands for files of one name in several folders do not overwrite each other."""
     pick = [*(["--channel 0"] if channels > 1 else []), *(["--time 0"] if times > 1 else [])]
     every = [*(["--channel all"] if channels > 1 else []), *(["--time all"] if times > 1 else [])]
     stem = path.name.split(".")[0]
-    restore = f"python -m isonb restore {path} {stem}_isotropic.tif"
+    out, model = path.with_name(f"{stem}_isotropic.tif"), path.with_name(f"{stem}_model")
+    restore = f"python -m isonb restore {path} {out}"
     return ["  restore with the shipped model: " + " ".join([restore, *options, *every]),
             "  or train on it first (better; minutes): " + " ".join(
-                [f"python -m isonb train {path} --out {stem}_model --quick", *options, *pick])
-            + f", then the same restore with --weights {stem}_model"]
+                [f"python -m isonb train {path} --out {model} --quick", *options, *pick])
+            + f", then the same restore with --weights {model}"]
 
 
 def _optics_lines(found: list[optics.Optics]) -> list[str]:

@@ -27,8 +27,22 @@ def test_a_two_channel_ome_tiff_is_described_as_isonb_reads_it(tmp_path):
     assert f"channel 1: intensities {data[:, 1].min()}..{data[:, 1].max()}" in text
     assert deg.describe(0.1, "intensity units") in text
     assert "restore cells.ome.tif" not in text  # the path as given, and every channel:
-    assert f"python -m isonb restore {path} cells_isotropic.tif --channel all" in text
-    assert f"python -m isonb train {path} --out cells_model --quick --channel 0" in text
+    out, model = tmp_path / "cells_isotropic.tif", tmp_path / "cells_model"  # beside it
+    assert f"python -m isonb restore {path} {out} --channel all" in text
+    assert f"python -m isonb train {path} --out {model} --quick --channel 0" in text
+
+
+def test_files_of_one_name_in_several_folders_get_outputs_that_do_not_collide(tmp_path):
+    """The embedded default's train_1/, train_2/ and test/ each hold an observed.tif."""
+    for name in ("train_1", "test"):
+        (tmp_path / name).mkdir()
+        write_stack(tmp_path / name / "observed.tif",
+                    np.random.default_rng(2).random((6, 16, 16)), (0.4, 0.2, 0.2))
+    text = "\n".join(line for name in ("train_1", "test")
+                     for line in describe(tmp_path / name / "observed.tif", estimate=False))
+    for name in ("train_1", "test"):
+        assert f"observed.tif {tmp_path / name / 'observed_isotropic.tif'}" in text
+        assert f"--out {tmp_path / name / 'observed_model'} --quick" in text
 
 
 def test_a_stack_without_voxel_size_says_so_and_what_to_pass(tmp_path):
