@@ -28,25 +28,16 @@ from isonb import metrics
 from isonb.benchmark import CASES as PUBLIC
 from isonb.benchmark import describe
 from isonb.io import read_stack
-from isonb.simulate import save_case, simulate
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import METHODS, hardware, rows_table, run_cli, write_result  # noqa: E402
+from run import METHODS, case_dir, hardware, rows_table, run_cli, write_result  # noqa: E402
 
 SNR = 1.0
 STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi")  # the dataset's four
 CASES = {name.rsplit("-snr", 1)[0] + f"-snr{SNR:g}": dataclasses.replace(cfg, snr=SNR)
          for name, cfg in PUBLIC.items() if cfg.structure in STRUCTURES}
 ORDER = ["cubic", "ldm-shipped", "ldm-quick", "care", "selfnet"]  # ldm-quick sets the budget
-
-
-def case_folder(name: str, cache: Path) -> Path:
-    folder = cache / name
-    if not (folder / "meta.json").exists():
-        print(f"simulating {name}: {describe(CASES[name])}", flush=True)
-        save_case(simulate(CASES[name]), folder, overwrite=True)
-    return folder
 
 
 def main() -> None:
@@ -59,7 +50,7 @@ def main() -> None:
     earlier = json.loads(saved.read_text())["rows"] if saved.exists() else []
     rows, hw = [], hardware()
     for name in a.cases:
-        folder = case_folder(name, a.cache)
+        folder = case_dir(name, a.cache, CASES)
         gt = read_stack(folder / "gt.tif").data
         for method in [m for m in ORDER if m in a.methods]:
             label, restore_args, train_args = METHODS[method]

@@ -125,11 +125,14 @@ def hardware() -> str:
     return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, {gpu}"
 
 
-def case_dir(name: str, cache: Path) -> Path:
+def case_dir(name: str, cache: Path, cases: dict | None = None) -> Path:
+    """The case's folder in `cache`, simulated there first if it is not (`cases`: the
+    suite's by default)."""
+    cfg = (cases or CASES)[name]
     folder = cache / name
     if not (folder / "meta.json").exists():
-        print(f"simulating {name}: {describe(CASES[name])}", flush=True)
-        save_case(simulate(CASES[name]), folder, overwrite=True)
+        print(f"simulating {name}: {describe(cfg)}", flush=True)
+        save_case(simulate(cfg), folder, overwrite=True)
     return folder
 
 
