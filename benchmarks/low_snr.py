@@ -22,8 +22,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from isonb import metrics
 from isonb.benchmark import CASES as PUBLIC
 from isonb.benchmark import describe
@@ -31,7 +29,7 @@ from isonb.io import read_stack
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import METHODS, case_dir, hardware, rows_table, run_cli, write_result  # noqa: E402
+from run import METHODS, case_dir, hardware, mean_rows, rows_table, run_cli, write_result  # noqa: E402
 
 SNR = 1.0
 STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi")  # the dataset's four
@@ -71,11 +69,7 @@ def main() -> None:
     columns = [("method", "label", "s"), ("SSIM", "ssim", ".4f"), ("PSNR", "psnr", ".2f"),
                ("MSE", "mse", ".5f"), ("CoC", "coc", ".4f"), ("xy-SSIM", "ssim_xy", ".4f"),
                ("restore (s)", "seconds", ".1f"), ("training (s)", "train_seconds", ".0f")]
-    means = []
-    for label in dict.fromkeys(r["label"] for r in rows):
-        sel = [r for r in rows if r["label"] == label]
-        means.append({"label": label, "n": len(sel),
-                      **{k: float(np.mean([r[k] for r in sel])) for _, k, _ in columns[1:]}})
+    means = mean_rows(rows, [k for _, k, _ in columns[1:]])
     cases = list(dict.fromkeys(r["case"] for r in rows))
     lines = ["# isonb at SNR 1", "",
              "Made by `python benchmarks/low_snr.py` (see its docstring): the public suite's "

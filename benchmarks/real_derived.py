@@ -40,7 +40,7 @@ from isonb.viewer import save_comparison
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 sys.path.insert(0, str(HERE))
-from run import METHODS, hardware, rows_table, run_cli, write_result  # noqa: E402
+from run import METHODS, hardware, mean_rows, rows_table, run_cli, write_result  # noqa: E402
 
 # name -> (file, channel, z_step, extra axial FWHM in px (0: none), SNR (None: none added))
 CASES = {
@@ -154,11 +154,7 @@ def main() -> None:
     columns = [("method", "label", "s"), ("SSIM", "ssim", ".4f"), ("PSNR", "psnr", ".2f"),
                ("MSE", "mse", ".5f"), ("CoC", "coc", ".4f"), ("restore (s)", "seconds", ".1f"),
                ("training (s)", "train_seconds", ".0f")]
-    means = []
-    for label in dict.fromkeys(r["label"] for r in rows):
-        sel = [r for r in rows if r["label"] == label]
-        means.append({"label": label, **{k: float(np.mean([r[k] for r in sel]))
-                                         for _, k, _ in columns[1:]}})
+    means = mean_rows(rows, [k for _, k, _ in columns[1:]])
     lines = ["# isonb on volumes derived from real microscopy", "",
              "Made by `python benchmarks/real_derived.py` (see its docstring): real stacks of "
              "`../shared/data` as the ground truth, degraded along z; metrics as "

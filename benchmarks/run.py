@@ -170,6 +170,17 @@ def rows_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> list[st
     return lines
 
 
+def mean_rows(rows: list[dict], keys: list[str]) -> list[dict]:
+    """One row per label, in order of appearance: the mean of `keys` over its rows and their
+    number (n)."""
+    means = []
+    for label in dict.fromkeys(r["label"] for r in rows):
+        sel = [r for r in rows if r["label"] == label]
+        means.append({"label": label, "n": len(sel),
+                      **{k: sum(r[k] for r in sel) / len(sel) for k in keys}})
+    return means
+
+
 def write_table(results_dir: Path) -> Path:
     rows = []
     for f in (results_dir / f"{m}.json" for m in METHODS):  # not other scripts' json
