@@ -29,7 +29,16 @@ from isonb.io import read_stack
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run import METHODS, case_dir, hardware, mean_rows, rows_table, run_cli, write_result  # noqa: E402
+from run import (  # noqa: E402
+    METHODS,
+    case_dir,
+    hardware,
+    mean_rows,
+    merged_rows,
+    rows_table,
+    run_cli,
+    write_result,
+)
 
 SNR = 1.0
 STRUCTURES = ("nuclei", "membranes", "sinusoids", "canaliculi")  # the dataset's four
@@ -61,9 +70,7 @@ def main() -> None:
                          "peak_mib": peak, "train_seconds": train_s, "hardware": hw, **scores})
             print(f"{name:34s} {method:12s} SSIM {scores['ssim']:.4f} PSNR "
                   f"{scores['psnr']:.2f} train {train_s:.0f} s", flush=True)
-    done = {(r["case"], r["method"]) for r in rows}
-    rows += [r for r in earlier if (r["case"], r["method"]) not in done]
-    rows.sort(key=lambda r: (list(CASES).index(r["case"]), ORDER.index(r["method"])))
+    rows = merged_rows(rows, earlier, list(CASES), ORDER)
     command = " ".join(["python benchmarks/low_snr.py", *sys.argv[1:]])
     saved.write_text(json.dumps({"command": command, "rows": rows}, indent=2))
     columns = [("method", "label", "s"), ("SSIM", "ssim", ".4f"), ("PSNR", "psnr", ".2f"),

@@ -40,7 +40,7 @@ from isonb.viewer import save_comparison
 HERE = Path(__file__).resolve().parent
 DATA = HERE.parent.parent / "shared" / "data"
 sys.path.insert(0, str(HERE))
-from run import METHODS, hardware, mean_rows, rows_table, run_cli, write_result  # noqa: E402
+from run import METHODS, hardware, mean_rows, merged_rows, rows_table, run_cli, write_result  # noqa: E402
 
 # name -> (file, channel, z_step, extra axial FWHM in px (0: none), SNR (None: none added))
 CASES = {
@@ -146,9 +146,7 @@ def main() -> None:
         else:
             save_comparison({k: pictures[k] for k in ["ground truth", *(SHORT[m] for m in ORDER)]},
                             picture)
-    done = {(r["case"], r["method"]) for r in rows}
-    rows += [r for r in earlier if (r["case"], r["method"]) not in done]
-    rows.sort(key=lambda r: (list(CASES).index(r["case"]), ORDER.index(r["method"])))
+    rows = merged_rows(rows, earlier, list(CASES), ORDER)
     command = " ".join(["python benchmarks/real_derived.py", *sys.argv[1:]])
     saved.write_text(json.dumps({"command": command, "rows": rows}, indent=2))
     columns = [("method", "label", "s"), ("SSIM", "ssim", ".4f"), ("PSNR", "psnr", ".2f"),

@@ -170,6 +170,15 @@ def rows_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> list[st
     return lines
 
 
+def merged_rows(rows: list[dict], earlier: list[dict], cases: list[str], order: list[str]
+                ) -> list[dict]:
+    """This run's rows and the earlier ones of (case, method) pairs not run again, sorted
+    by case, then method."""
+    done = {(r["case"], r["method"]) for r in rows}
+    rows = rows + [r for r in earlier if (r["case"], r["method"]) not in done]
+    return sorted(rows, key=lambda r: (cases.index(r["case"]), order.index(r["method"])))
+
+
 def mean_rows(rows: list[dict], keys: list[str]) -> list[dict]:
     """One row per label, in order of appearance: the mean of `keys` over its rows and their
     number (n)."""
