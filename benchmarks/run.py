@@ -180,13 +180,13 @@ def merged_rows(rows: list[dict], earlier: list[dict], cases: list[str], order: 
 
 
 def mean_rows(rows: list[dict], keys: list[str]) -> list[dict]:
-    """One row per label, in order of appearance: the mean of `keys` over its rows and their
-    number (n)."""
+    """One row per label, in order of appearance: the mean of `keys` over its rows (a key a
+    row lacks counts 0: untrained methods' rows carry no training time) and their number (n)."""
     means = []
     for label in dict.fromkeys(r["label"] for r in rows):
         sel = [r for r in rows if r["label"] == label]
         means.append({"label": label, "n": len(sel),
-                      **{k: sum(r[k] for r in sel) / len(sel) for k in keys}})
+                      **{k: sum(r.get(k, 0.0) for r in sel) / len(sel) for k in keys}})
     return means
 
 
@@ -206,17 +206,12 @@ def write_table(results_dir: Path) -> Path:
              "of `isonb train` on the case's own observed stack (per-stack rows only).", "",
              f"Hardware: {'; '.join(hw)}.", "", "## Cases", ""]
     lines += [f"- `{n}`: {describe(c)}" for n, c in CASES.items()]
+    columns = [("method", "label", "s"), ("cases", "n", "d"), ("SSIM", "ssim", ".4f"),
+               ("PSNR", "psnr", ".2f"), ("MSE", "mse", ".5f"), ("CoC", "coc", ".4f"),
+               ("xy-SSIM", "ssim_xy", ".4f"), ("restore (s)", "seconds", ".1f"),
+               ("peak mem (MiB)", "peak_mib", ".0f"), ("training (s)", "train_seconds", ".0f")]
     lines += ["", "## Mean over cases", "",
-              "| method | cases | SSIM | PSNR | MSE | CoC | xy-SSIM | restore (s) | "
-              "peak mem (MiB) | training (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for m in dict.fromkeys(r["label"] for r in rows):
-        sel = [r for r in rows if r["label"] == m]
-        mean = {k: sum(r.get(k, 0.0) for r in sel) / len(sel)
-                for k in (*KEYS, "seconds", "peak_mib", "train_seconds")}
-        lines.append(f"| {m} | {len(sel)} | {mean['ssim']:.4f} | {mean['psnr']:.2f} | "
-                     f"{mean['mse']:.5f} | {mean['coc']:.4f} | {mean['ssim_xy']:.4f} | "
-                     f"{mean['seconds']:.1f} | {mean['peak_mib']:.0f} | "
-                     f"{mean['train_seconds']:.0f} |")
+              *rows_table(mean_rows(rows, [k for _, k, _ in columns[2:]]), columns)]
     lines += ["", "## Per case", "",
               "| case | method | SSIM | PSNR | MSE | CoC | xy-SSIM | restore (s) | "
               "peak mem (MiB) | training (s) |", "|---|---|---|---|---|---|---|---|---|---|"]
